@@ -1,0 +1,49 @@
+# poold — top-level build. Components add their rules in <dir>/<dir>.mk.
+#
+#   make            build everything into build/
+#   make run        install missing packages, build, start poold
+#   make test       install missing packages, build, run every test suite
+#   make bench      install the anchors, build, run the benchmarks
+#   make asan|tsan  the unit and stress tests under the sanitizers
+#   make install    PREFIX=/usr/local DESTDIR=
+
+.DEFAULT_GOAL := all
+SHELL   := /bin/bash
+BUILD   ?= build
+OPT     ?= -O2
+SAN     ?=
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell sed -n 's/^\#define POOLALLOC_VERSION "\(.*\)"/\1/p' allocator/include/poolalloc.h)
+
+WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS  ?= $(OPT) -g
+override CFLAGS += -std=gnu11 -pthread -fPIC $(WARN) -Iallocator/include
+ifneq ($(SAN),)
+override CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=$(SAN)
+endif
+LDLIBS  += -pthread
+
+.PHONY: all deps deps-test deps-bench run test bench install uninstall clean asan tsan fuzz
+all:
+
+deps:
+	@scripts/deps.sh build
+deps-test:
+	@scripts/deps.sh test
+deps-bench:
+	@scripts/deps.sh bench
+
+include allocator/allocator.mk
+-include daemon/daemon.mk
+-include tools/tools.mk
+-include tests/tests.mk
+-include bench/bench.mk
+-include systemd/systemd.mk
+
+clean:
+	rm -rf build
+
+# Dependency files written by -MMD.
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

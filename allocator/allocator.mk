@@ -1,0 +1,43 @@
+# The pool allocator: build/libpoolalloc.{a,so} and the preload shim
+# build/libpoolmalloc.so (same sources built with -DPOOL_SHIM).
+
+ALLOC_SRC  := $(wildcard allocator/src/*.c)
+ALLOC_OBJ  := $(ALLOC_SRC:allocator/src/%.c=$(BUILD)/obj/alloc/%.o)
+SHIM_OBJ   := $(ALLOC_SRC:allocator/src/%.c=$(BUILD)/obj/shim/%.o) $(BUILD)/obj/shim/shim.o
+ALLOC_CFLAGS := -fvisibility=hidden -Iallocator/src
+
+$(BUILD)/obj/alloc/%.o: allocator/src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -MMD -c $< -o $@
+$(BUILD)/obj/shim/%.o: allocator/src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -DPOOL_SHIM -MMD -c $< -o $@
+$(BUILD)/obj/shim/shim.o: allocator/shim/shim.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -DPOOL_SHIM -MMD -c $< -o $@
+
+$(BUILD)/libpoolalloc.a: $(ALLOC_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(BUILD)/libpoolalloc.so: $(ALLOC_OBJ)
+	$(CC) -shared -Wl,-soname,libpoolalloc.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/libpoolmalloc.so: $(SHIM_OBJ)
+	$(CC) -shared -Wl,-soname,libpoolmalloc.so $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/poolalloc.pc: allocator/poolalloc.pc.in allocator/include/poolalloc.h
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+ALLOC_LIBS := $(BUILD)/libpoolalloc.a $(BUILD)/libpoolalloc.so $(BUILD)/libpoolmalloc.so
+all: $(ALLOC_LIBS) $(BUILD)/poolalloc.pc
+
+install: install-allocator
+.PHONY: install-allocator
+install-allocator: $(ALLOC_LIBS) $(BUILD)/poolalloc.pc
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libpoolalloc.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libpoolalloc.so $(DESTDIR)$(PREFIX)/lib/libpoolalloc.so.0
+	ln -sf libpoolalloc.so.0 $(DESTDIR)$(PREFIX)/lib/libpoolalloc.so
+	install -m 755 $(BUILD)/libpoolmalloc.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 allocator/include/poolalloc.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/poolalloc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/

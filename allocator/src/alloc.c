@@ -1,0 +1,134 @@
+/* The public allocation API. The fast paths live in alloc_fast.h. */
+#include "alloc_fast.h"
+
+#include <errno.h>
+#include <string.h>
+
+void *pool_malloc(size_t size) { return fast_malloc(size); }
+void  pool_free(void *ptr) { fast_free(ptr); }
+
+static heap_t *counting_heap(void)
+{
+    heap_t *h = pool_tls_heap;
+    return h != &pool_heap_empty ? h : heap_for_stats();
+}
+
+static void *fail_nomem(void)
+{
+    OWNER_ADD(&counting_heap()->failed, 1);
+    errno = ENOMEM;
+    return NULL;
+}
+
+void *pool_calloc(size_t nmemb, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(nmemb, size, &n))
+        return fail_nomem();
+    OWNER_ADD(&counting_heap()->calloc_calls, 1);
+    if (n - 1 < POOL_SMALL_REQUEST_THRESHOLD) {
+        void *p = fast_malloc(n);
+        if (p)
+            memset(p, 0, pool_of(p)->bsize);
+        return p;
+    }
+    return large_calloc(n);
+}
+
+void *pool_realloc(void *ptr, size_t size)
+{
+    if (!ptr)
+        return fast_malloc(size);
+    if (size == 0) {
+        fast_free(ptr);
+        return NULL;
+    }
+    heap_t *h = counting_heap();
+    OWNER_ADD(&h->realloc_calls, 1);
+    size_t old;
+    if (arena_map_contains(ptr)) {
+        old = pool_of(ptr)->bsize;
+        if (size <= old && size + POOL_ALIGNMENT > old) {   /* same class: stay */
+            OWNER_ADD(&h->realloc_inplace, 1);
+            return ptr;
+        }
+    } else if (size > POOL_SMALL_REQUEST_THRESHOLD) {
+        return large_realloc(ptr, size);
+    } else {
+        old = large_usable_size(ptr);   /* shrinking into a pool */
+    }
+    void *q = fast_malloc(size);
+    if (!q)
+        return NULL;                    /* the old block is untouched */
+    memcpy(q, ptr, old < size ? old : size);
+    fast_free(ptr);
+    return q;
+}
+
+void *pool_reallocarray(void *ptr, size_t nmemb, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(nmemb, size, &n))
+        return fail_nomem();
+    return pool_realloc(ptr, n);
+}
+
+size_t pool_usable_size(const void *ptr)
+{
+    if (arena_map_contains(ptr))
+        return pool_of(ptr)->bsize;
+    return ptr ? large_usable_size(ptr) : 0;
+}
+
+/* Alignments up to 128 come from pools: pools are 16 KiB-aligned, blocks
+ * start 128 bytes in, so every block of a class whose size is a multiple
+ * of the alignment is aligned. */
+void *pool_aligned_alloc(size_t alignment, size_t size)
+{
+    if (alignment == 0 || (alignment & (alignment - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    OWNER_ADD(&counting_heap()->aligned_calls, 1);
+    if (alignment <= POOL_ALIGNMENT)
+        return fast_malloc(size);
+    if (alignment <= POOL_HDR_SIZE && size - 1 < POOL_SMALL_REQUEST_THRESHOLD) {
+        size_t rounded = (size + alignment - 1) & ~(alignment - 1);
+        if (rounded <= POOL_SMALL_REQUEST_THRESHOLD)
+            return fast_malloc(rounded);
+    }
+    return large_memalign(alignment, size);
+}
+
+int pool_posix_memalign(void **memptr, size_t alignment, size_t size)
+{
+    if (alignment < sizeof(void *) || (alignment & (alignment - 1)))
+        return EINVAL;
+    int saved = errno;
+    void *p = pool_aligned_alloc(alignment, size);
+    if (!p) {
+        errno = saved;
+        return ENOMEM;
+    }
+    *memptr = p;
+    return 0;
+}
+
+int pool_owns(const void *ptr) { return arena_map_contains(ptr); }
+
+size_t pool_trim(void)
+{
+    heap_t *h = pool_tls_heap;
+    if (h != &pool_heap_empty)
+        heap_collect_all(h);
+    pthread_mutex_lock(&pool_arena_lock);
+    size_t n = arena_purge_locked(true);
+    pthread_mutex_unlock(&pool_arena_lock);
+    return n;
+}
+
+long pool_set_purge_delay_ms(long ms)
+{
+    pool_ensure_init();
+    return arena_set_purge_delay(ms);
+}

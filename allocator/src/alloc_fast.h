@@ -1,0 +1,57 @@
+/* The fast paths, inlined into pool_malloc()/pool_free() and into the
+ * preload shim's malloc()/free(). Kept deliberately tiny:
+ *
+ *   malloc: class index, this thread's current pool for the class, pop.
+ *   free:   one bit says "ours", mask to the pool, and if this thread owns
+ *           the pool, push; otherwise one CAS onto the pool's remote list.
+ *
+ * Everything else (carving, changing pools, arenas, counting large blocks)
+ * is behind a call. The per-class counters are plain stores to this
+ * thread's heap (no lock prefix, no shared line). */
+#ifndef POOL_ALLOC_FAST_H
+#define POOL_ALLOC_FAST_H
+
+#include "internal.h"
+
+static inline __attribute__((always_inline)) void *fast_malloc(size_t n)
+{
+    size_t c = (n - 1) >> ALIGN_SHIFT;      /* n == 0 wraps: a large request */
+    if (likely(c < NCLASSES)) {
+        heap_t *h = pool_tls_heap;
+        pool_t *p = h->cur[c];
+        block_t *b = p->free;
+        if (likely(b != NULL)) {
+            p->free = b->next;
+            OWNER_ADD(&p->used, 1);
+            OWNER_ADD(&h->nmalloc[c], 1);
+            return b;
+        }
+        return pool_malloc_slow(h, (unsigned)c);
+    }
+    return large_malloc(n);
+}
+
+static inline __attribute__((always_inline)) void fast_free(void *ptr)
+{
+    if (likely(arena_map_contains(ptr))) {
+        pool_t *p = pool_of(ptr);
+        heap_t *h = pool_tls_heap;
+        if (likely(p->heap == h)) {
+            block_t *b = ptr;
+            b->next = p->free;
+            p->free = b;
+            uint32_t used = RELAXED_LOAD(&p->used) - 1;
+            atomic_store_explicit(&p->used, used, memory_order_relaxed);
+            OWNER_ADD(&h->nfree[p->cls], 1);
+            if (unlikely(used == 0 || !p->listed))
+                pool_free_slow(h, p);
+            return;
+        }
+        pool_free_remote(p, ptr);
+        return;
+    }
+    if (ptr)
+        large_free(ptr);
+}
+
+#endif /* POOL_ALLOC_FAST_H */

@@ -1,0 +1,352 @@
+/*
+ * Arenas and their pools: the global, locked slow path.
+ *
+ * Every operation here runs under pool_arena_lock. A heap comes here only to
+ * get a new pool or to give back an empty one, i.e. at most once per pool's
+ * worth of blocks.
+ *
+ * As in pymalloc, the arenas that have free pools sit on the `usable` list in
+ * ascending order of free pools, and a pool is always taken from the head:
+ * the fullest arena first, so that nearly empty arenas can drain and be
+ * unmapped. lasta[k] is the last arena with k free pools, so re-sorting after
+ * a change of one costs O(1) list work.
+ *
+ * Memory goes back to the kernel in two ways: an arena whose pools are all
+ * empty is unmapped (at most one such arena is kept as a spare), and an
+ * empty pool inside a live arena is madvise'd once it has stayed empty for
+ * the purge delay. Purging runs from this slow path (and pool_trim()), never
+ * from a background thread.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+pthread_mutex_t pool_arena_lock = PTHREAD_MUTEX_INITIALIZER;
+_Atomic uint64_t pool_arena_map_bits[MAP_WORDS];
+
+static arena_t *usable_head, *usable_tail;
+static arena_t *lasta[POOLS_PER_ARENA + 1];
+static arena_t *all_head;           /* every live arena, ascending address */
+static arena_t *recycled;           /* descriptors of unmapped arenas */
+
+static uint64_t n_allocated_total, n_released_total, n_current, n_highwater;
+static uint64_t n_purges, n_purged_pools, n_purged_bytes;
+static unsigned n_empty_resident;   /* pools in POOL_STATE_EMPTY */
+static unsigned n_fully_free;       /* arenas with every pool free */
+static uint32_t last_purge_ms;
+static _Atomic long purge_delay_ms = 100;
+
+/* ---- the usable list ------------------------------------------------------ */
+
+static void usable_unlink(arena_t *a)
+{
+    unsigned k = a->nfree;
+    if (lasta[k] == a)
+        lasta[k] = (a->prev && a->prev->nfree == k) ? a->prev : NULL;
+    if (a->prev) a->prev->next = a->next; else usable_head = a->next;
+    if (a->next) a->next->prev = a->prev; else usable_tail = a->prev;
+    a->next = a->prev = NULL;
+}
+
+/* Insert after the last arena with at most a->nfree free pools. */
+static void usable_insert(arena_t *a)
+{
+    arena_t *after = NULL;
+    for (unsigned j = a->nfree; j >= 1 && !after; j--)
+        after = lasta[j];
+    a->prev = after;
+    a->next = after ? after->next : usable_head;
+    if (a->next) a->next->prev = a; else usable_tail = a;
+    if (after) after->next = a; else usable_head = a;
+    lasta[a->nfree] = a;
+}
+
+static void set_nfree(arena_t *a, unsigned nfree)
+{
+    if (a->nfree > 0)
+        usable_unlink(a);
+    a->nfree = (uint16_t)nfree;
+    if (nfree > 0)
+        usable_insert(a);
+}
+
+/* ---- arena life ------------------------------------------------------------- */
+
+static void map_bit(const arena_t *a, bool on)
+{
+    uintptr_t k = (uintptr_t)a->base >> ARENA_SHIFT;
+    uint64_t bit = (uint64_t)1 << (k & 63);
+    if (on)
+        atomic_fetch_or_explicit(&pool_arena_map_bits[k >> 6], bit, memory_order_release);
+    else
+        atomic_fetch_and_explicit(&pool_arena_map_bits[k >> 6], ~bit, memory_order_release);
+}
+
+static arena_t *arena_new(void)
+{
+    char *base = os_map_arena();
+    if (!base)
+        return NULL;
+    arena_t *a = recycled;
+    if (a)
+        recycled = a->all_next;
+    else if (!(a = os_meta_alloc(sizeof *a))) {
+        os_unmap(base, POOL_ARENA_SIZE);
+        return NULL;
+    }
+    memset(a, 0, sizeof *a);
+    a->base = base;
+    a->free_head = -1;
+
+    /* keep all_head sorted by address, for a stable arena map */
+    arena_t **pp = &all_head;
+    while (*pp && (*pp)->base < base)
+        pp = &(*pp)->all_next;
+    a->all_next = *pp;
+    a->all_prev = *pp ? (*pp)->all_prev : NULL;
+    if (*pp) (*pp)->all_prev = a;
+    *pp = a;
+
+    map_bit(a, true);
+    n_allocated_total++;
+    if (++n_current > n_highwater)
+        n_highwater = n_current;
+    n_fully_free++;
+    set_nfree(a, POOLS_PER_ARENA);
+    return a;
+}
+
+static void arena_free(arena_t *a)
+{
+    set_nfree(a, 0);
+    n_fully_free--;
+    for (unsigned i = 0; i < POOLS_PER_ARENA; i++)
+        if (a->state[i] == POOL_STATE_EMPTY)
+            n_empty_resident--;
+    if (a->all_prev) a->all_prev->all_next = a->all_next; else all_head = a->all_next;
+    if (a->all_next) a->all_next->all_prev = a->all_prev;
+    map_bit(a, false);
+    os_unmap(a->base, POOL_ARENA_SIZE);
+    n_current--;
+    n_released_total++;
+    a->all_next = recycled;
+    recycled = a;
+}
+
+/* ---- purging ------------------------------------------------------------------ */
+
+static size_t purge_range(arena_t *a, unsigned from, unsigned to)
+{
+    size_t n = (size_t)(to - from) * POOL_POOL_SIZE;
+    if (os_purge(a->base + (size_t)from * POOL_POOL_SIZE, n) != 0)
+        return 0;
+    for (unsigned i = from; i < to; i++)
+        a->state[i] = POOL_STATE_RETURNED;
+    n_empty_resident -= to - from;
+    n_purges++;
+    n_purged_pools += to - from;
+    n_purged_bytes += n;
+    return n;
+}
+
+/* madvise every empty pool that has been empty for the delay (or all, when
+ * forced), merging neighbours into one call. */
+size_t arena_purge_locked(bool force)
+{
+    long delay = atomic_load_explicit(&purge_delay_ms, memory_order_relaxed);
+    uint32_t now = os_now_ms();
+    size_t given = 0;
+    last_purge_ms = now;
+    if (n_empty_resident == 0 || (delay < 0 && !force))
+        return 0;
+    for (arena_t *a = all_head; a && n_empty_resident; a = a->all_next) {
+        unsigned run = 0;
+        bool in_run = false;
+        for (unsigned i = 0; i <= POOLS_PER_ARENA; i++) {
+            bool ripe = i < POOLS_PER_ARENA && a->state[i] == POOL_STATE_EMPTY &&
+                        (force || now - a->empty_since[i] >= (uint32_t)delay);
+            if (ripe && !in_run) {
+                run = i;
+                in_run = true;
+            } else if (!ripe && in_run) {
+                given += purge_range(a, run, i);
+                in_run = false;
+            }
+        }
+    }
+    return given;
+}
+
+static void maybe_purge(void)
+{
+    long delay = atomic_load_explicit(&purge_delay_ms, memory_order_relaxed);
+    if (n_empty_resident == 0 || delay < 0)
+        return;
+    uint32_t now = os_now_ms();
+    uint32_t every = delay > 8 ? (uint32_t)delay / 4 : 2;
+    if (now - last_purge_ms >= every)
+        arena_purge_locked(false);
+}
+
+long arena_set_purge_delay(long ms)
+{
+    if (ms < -1)
+        ms = -1;
+    return atomic_exchange(&purge_delay_ms, ms);
+}
+
+long arena_purge_delay(void)
+{
+    return atomic_load_explicit(&purge_delay_ms, memory_order_relaxed);
+}
+
+/* ---- pools -------------------------------------------------------------------- */
+
+pool_t *arena_pool_acquire(heap_t *h, unsigned cls)
+{
+    pthread_mutex_lock(&pool_arena_lock);
+    maybe_purge();
+    arena_t *a = usable_head;
+    if (!a && !(a = arena_new())) {
+        pthread_mutex_unlock(&pool_arena_lock);
+        return NULL;
+    }
+    unsigned idx;
+    if (a->free_head >= 0) {
+        idx = (unsigned)a->free_head;
+        a->free_head = a->free_next[idx];
+        if (a->state[idx] == POOL_STATE_EMPTY)
+            n_empty_resident--;
+    } else {
+        idx = a->ncarved++;
+    }
+    if (a->nfree == POOLS_PER_ARENA)
+        n_fully_free--;
+    a->state[idx] = POOL_STATE_USED;
+    a->cls[idx] = (uint8_t)cls;
+    set_nfree(a, a->nfree - 1u);
+    pthread_mutex_unlock(&pool_arena_lock);
+
+    /* The header is written outside the lock. A concurrent statistics walk
+     * may read it first: it then sees used == 0 and xfree == 0, which every
+     * pool has while it is not serving a class (see arena_pool_release). */
+    pool_t *p = (pool_t *)(a->base + (size_t)idx * POOL_POOL_SIZE);
+    p->arena = a;
+    p->index = idx;
+    pool_init(p, h, cls);
+    return p;
+}
+
+/* p is empty (used == 0, xfree == 0) and on no heap list. */
+void arena_pool_release(pool_t *p)
+{
+    arena_t *a = p->arena;
+    unsigned idx = p->index;
+    p->heap = NULL;
+    pthread_mutex_lock(&pool_arena_lock);
+    a->state[idx] = POOL_STATE_EMPTY;
+    a->empty_since[idx] = os_now_ms();
+    a->free_next[idx] = (int8_t)a->free_head;
+    a->free_head = (int16_t)idx;
+    n_empty_resident++;
+    set_nfree(a, a->nfree + 1u);
+    if (a->nfree == POOLS_PER_ARENA && ++n_fully_free > 1)
+        arena_free(a);              /* keep at most one spare arena */
+    maybe_purge();
+    pthread_mutex_unlock(&pool_arena_lock);
+}
+
+/* ---- statistics ------------------------------------------------------------------ */
+
+/* What one pool holds right now, read from a header another thread may be
+ * writing. used and the remote-free count are read separately, so the result
+ * is clamped into [0, nblocks]; the byte identity does not depend on it. */
+static unsigned pool_live_blocks(const pool_t *p, unsigned nblocks)
+{
+    uint32_t used = atomic_load_explicit(&((pool_t *)p)->used, memory_order_acquire);
+    uint32_t pending = XFREE_COUNT(atomic_load_explicit(&((pool_t *)p)->xfree,
+                                                        memory_order_relaxed));
+    if (pending >= used)
+        return 0;
+    used -= pending;
+    return used > nblocks ? nblocks : used;
+}
+
+static void pool_info(const arena_t *a, unsigned i, pool_pool_info_t *out)
+{
+    out->state = a->state[i];
+    out->size_class = a->cls[i];
+    out->used = out->blocks = 0;
+    if (a->state[i] == POOL_STATE_USED) {
+        unsigned nb = class_blocks(a->cls[i]);
+        out->blocks = (uint16_t)nb;
+        out->used = (uint16_t)pool_live_blocks(
+            (const pool_t *)(a->base + (size_t)i * POOL_POOL_SIZE), nb);
+    }
+}
+
+void arena_stats_locked(pool_stats_t *st)
+{
+    st->arenas_allocated_total = n_allocated_total;
+    st->arenas_released_total = n_released_total;
+    st->arenas_highwater = n_highwater;
+    st->arenas_current = n_current;
+    st->mapped_bytes = n_current * POOL_ARENA_SIZE;
+    st->purges = n_purges;
+    st->purged_pools = n_purged_pools;
+    st->purged_bytes = n_purged_bytes;
+
+    pool_bytes_t *b = &st->bytes;
+    for (const arena_t *a = all_head; a; a = a->all_next) {
+        for (unsigned i = 0; i < POOLS_PER_ARENA; i++) {
+            pool_pool_info_t pi;
+            pool_info(a, i, &pi);
+            switch (pi.state) {
+            case POOL_STATE_USED: {
+                pool_class_stats_t *cs = &st->classes[pi.size_class];
+                size_t bs = class_size(pi.size_class);
+                st->pools_used++;
+                cs->pools++;
+                cs->pools_full += pi.used == pi.blocks;
+                cs->blocks_allocated += pi.used;
+                cs->blocks_free += (uint64_t)(pi.blocks - pi.used);
+                b->allocated += pi.used * bs;
+                b->free_blocks += (uint64_t)(pi.blocks - pi.used) * bs;
+                b->pool_headers += POOL_HDR_SIZE;
+                b->quantization += POOL_POOL_SIZE - POOL_HDR_SIZE - pi.blocks * bs;
+                break;
+            }
+            case POOL_STATE_EMPTY:
+                st->pools_empty++;
+                b->empty_pools += POOL_POOL_SIZE;
+                break;
+            case POOL_STATE_RETURNED:
+                st->pools_returned++;
+                b->returned += POOL_POOL_SIZE;
+                break;
+            default:
+                st->pools_untouched++;
+                b->untouched += POOL_POOL_SIZE;
+                break;
+            }
+        }
+    }
+    b->alignment = 0;   /* arenas are mapped 1 MiB-aligned: nothing is lost */
+}
+
+size_t arena_map_locked(pool_arena_info_t *out, size_t max, size_t skip)
+{
+    size_t n = 0, copied = 0;
+    for (const arena_t *a = all_head; a; a = a->all_next, n++) {
+        if (n < skip || copied >= max)
+            continue;
+        pool_arena_info_t *r = &out[copied++];
+        r->address = (uintptr_t)a->base;
+        r->free_pools = a->nfree;
+        for (unsigned i = 0; i < POOLS_PER_ARENA; i++)
+            pool_info(a, i, &r->pools[i]);
+    }
+    return n;
+}

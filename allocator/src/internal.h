@@ -1,0 +1,216 @@
+/*
+ * Internal definitions shared by the allocator's modules.
+ *
+ * The picture (compare CPython's Objects/obmalloc.c):
+ *
+ *   arena  1 MiB, mmap'd, aligned to 1 MiB, cut into 64 pools.
+ *   pool   16 KiB, a 128-byte header then equal blocks of one size class.
+ *   heap   one per thread; owns pools and allocates from them without locks.
+ *
+ * A block's pool is found by masking its address; whether an address is ours
+ * at all is one bit in arena_map (one bit per possible 1 MiB arena), so free()
+ * never reads memory it does not own.
+ *
+ * Threads: a pool belongs to one heap. The owner pops and pushes blocks on the
+ * pool's plain free list. Any other thread pushes onto the pool's atomic
+ * `xfree` list with one CAS; the owner takes that whole list with one exchange
+ * when it runs dry. A full pool is off its heap's lists; the first remote free
+ * into it moves it onto the heap's atomic `delayed` list so the owner finds it
+ * again. Heaps are never destroyed: a dead thread's heap is adopted by the
+ * next new thread.
+ *
+ * Arenas and their free pools are global, under arena_lock (slow path only).
+ */
+#ifndef POOL_INTERNAL_H
+#define POOL_INTERNAL_H
+
+#include "poolalloc.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define INTERNAL    __attribute__((visibility("hidden")))
+#define NOINLINE    __attribute__((noinline))
+
+#define ALIGN_SHIFT     4
+#define POOL_SHIFT      14
+#define ARENA_SHIFT     20
+#define POOL_HDR_SIZE   128
+#define NCLASSES        POOL_NUM_CLASSES
+#define POOLS_PER_ARENA POOL_POOLS_PER_ARENA
+#define PAGE_SIZE_      4096
+
+/* Addresses below 2^47 (the x86-64 / arm64 user half without 5-level hints). */
+#define ADDR_BITS       47
+#define MAP_BITS        (ADDR_BITS - ARENA_SHIFT)
+#define MAP_WORDS       ((size_t)1 << (MAP_BITS - 6))
+
+static inline size_t class_size(unsigned c) { return (size_t)(c + 1) << ALIGN_SHIFT; }
+static inline unsigned class_blocks(unsigned c)
+{
+    return (unsigned)((POOL_POOL_SIZE - POOL_HDR_SIZE) / class_size(c));
+}
+
+/* Relaxed read-modify-write by the only writer: a plain load/add/store that
+ * other threads may read without a data race (no lock prefix). */
+#define OWNER_ADD(obj, v) \
+    atomic_store_explicit((obj), atomic_load_explicit((obj), memory_order_relaxed) + (v), \
+                          memory_order_relaxed)
+#define RELAXED_LOAD(obj) atomic_load_explicit((obj), memory_order_relaxed)
+
+typedef struct block { struct block *next; } block_t;
+typedef struct heap heap_t;
+typedef struct arena arena_t;
+
+/* The pool header: line 0 is the owner's, line 1 is written by other threads. */
+typedef struct pool {
+    block_t        *free;       /* owner's free list */
+    _Atomic uint32_t used;      /* blocks handed out, including those in xfree */
+    uint16_t        cls;
+    uint8_t         listed;     /* on its heap's class list */
+    heap_t         *heap;       /* owner; changes only while the pool is empty */
+    char           *bump;       /* next never-carved block */
+    char           *end;        /* end of the last whole block */
+    struct pool    *next, *prev;/* heap class list */
+    uint32_t        bsize, nblocks;
+
+    /* Remote frees: bits 0-15 head offset / 16 (0 = empty), bit 16 FULL,
+     * bits 32-63 number of blocks in the list. */
+    _Alignas(64) _Atomic uint64_t xfree;
+    struct pool *_Atomic delayed_next;
+    arena_t        *arena;
+    uint32_t        index;      /* pool number within its arena */
+} pool_t;
+
+_Static_assert(sizeof(pool_t) <= POOL_HDR_SIZE, "pool header too large");
+
+#define XFREE_FULL   ((uint64_t)1 << 16)
+#define XFREE_COUNT(x) ((uint32_t)((x) >> 32))
+
+struct heap {
+    pool_t *cur[NCLASSES];              /* head of each class list (or the sentinel) */
+    pool_t *tail[NCLASSES];
+    _Atomic uint64_t nmalloc[NCLASSES]; /* statistics, owner-written */
+    _Atomic uint64_t nfree[NCLASSES];
+    pool_t *_Atomic delayed;            /* full pools that got remote frees */
+
+    /* more statistics, owner-written (large_* may go negative per heap) */
+    _Atomic int64_t  large_live, large_live_bytes;
+    _Atomic uint64_t large_mallocs, large_frees, large_bytes_total;
+    _Atomic uint64_t large_hist[POOL_LARGE_BUCKETS];
+    _Atomic uint64_t calloc_calls, realloc_calls, realloc_inplace, aligned_calls;
+    _Atomic uint64_t remote_frees, failed;
+
+    _Atomic int      state;             /* HEAP_OWNED / HEAP_ABANDONED / HEAP_BUSY */
+    heap_t          *all_next;          /* registry of every heap ever made */
+};
+
+enum { HEAP_OWNED = 0, HEAP_ABANDONED = 1, HEAP_BUSY = 2 };
+
+/* ---- arena_map.c / arena.c ------------------------------------------------ */
+extern _Atomic uint64_t pool_arena_map_bits[MAP_WORDS] INTERNAL;
+
+static inline bool arena_map_contains(const void *p)
+{
+    uintptr_t k = (uintptr_t)p >> ARENA_SHIFT;
+    if (unlikely(k >= ((uintptr_t)1 << MAP_BITS)))
+        return false;
+    uint64_t w = RELAXED_LOAD(&pool_arena_map_bits[k >> 6]);
+    return (w >> (k & 63)) & 1;
+}
+
+static inline pool_t *pool_of(const void *p)
+{
+    return (pool_t *)((uintptr_t)p & ~(uintptr_t)(POOL_POOL_SIZE - 1));
+}
+
+struct arena {
+    char     *base;
+    uint16_t  nfree;          /* pools not serving a class */
+    uint16_t  ncarved;        /* pools ever handed out (high-water index) */
+    int16_t   free_head;      /* LIFO list of empty / returned pools, by index */
+    uint8_t   state[POOLS_PER_ARENA];      /* POOL_STATE_* */
+    uint8_t   cls[POOLS_PER_ARENA];
+    int8_t    free_next[POOLS_PER_ARENA];
+    uint32_t  empty_since[POOLS_PER_ARENA];/* ms clock when it became empty */
+    arena_t  *next, *prev;    /* usable list, ascending nfree */
+    arena_t  *all_next, *all_prev; /* every live arena, by address */
+};
+
+INTERNAL extern pthread_mutex_t pool_arena_lock;
+INTERNAL pool_t *arena_pool_acquire(heap_t *h, unsigned cls);
+INTERNAL void    arena_pool_release(pool_t *p);
+INTERNAL size_t  arena_purge_locked(bool force);
+INTERNAL void    arena_stats_locked(pool_stats_t *st);
+INTERNAL size_t  arena_map_locked(pool_arena_info_t *out, size_t max, size_t skip);
+INTERNAL long    arena_set_purge_delay(long ms);
+INTERNAL long    arena_purge_delay(void);
+
+/* ---- pool.c ---------------------------------------------------------------- */
+INTERNAL void  pool_init(pool_t *p, heap_t *h, unsigned cls);
+INTERNAL void *pool_malloc_slow(heap_t *h, unsigned cls);
+INTERNAL void  pool_free_slow(heap_t *h, pool_t *p);
+INTERNAL void  pool_free_remote(pool_t *p, block_t *b);
+INTERNAL void  heap_collect_all(heap_t *h);
+
+/* ---- heap.c ---------------------------------------------------------------- */
+INTERNAL extern heap_t pool_heap_empty;   /* sentinel: every cur[] is the empty pool */
+INTERNAL extern pool_t pool_pool_empty;
+INTERNAL void    heap_setup(void);         /* once, from pool_ensure_init */
+INTERNAL heap_t *heap_get(void);          /* this thread's real heap, made on demand */
+INTERNAL heap_t *heap_for_stats(void);    /* a real heap to count on (may be shared) */
+INTERNAL void    heap_sum_stats(pool_stats_t *st);
+INTERNAL void    heap_sweep_abandoned(void);
+INTERNAL void    heaps_atfork_prepare(void);
+INTERNAL void    heaps_atfork_parent(void);
+INTERNAL void    heaps_atfork_child(void);
+
+extern __thread heap_t *pool_tls_heap INTERNAL __attribute__((tls_model("initial-exec")));
+
+static inline void heap_list_unlink(heap_t *h, pool_t *p)
+{
+    unsigned c = p->cls;
+    if (p->prev) p->prev->next = p->next; else h->cur[c] = p->next ? p->next : &pool_pool_empty;
+    if (p->next) p->next->prev = p->prev; else h->tail[c] = p->prev;
+    p->next = p->prev = NULL;
+    p->listed = 0;
+}
+
+/* ---- large.c ----------------------------------------------------------------- */
+INTERNAL void  *large_malloc(size_t n);
+INTERNAL void  *large_calloc(size_t n);
+INTERNAL void  *large_memalign(size_t align, size_t n);
+INTERNAL void  *large_realloc(void *p, size_t n);
+INTERNAL void   large_free(void *p);
+INTERNAL size_t large_usable_size(const void *p);
+
+/* ---- sys.c: the system allocator (glibc's own entry points in the shim) ----- */
+INTERNAL void  *sys_malloc(size_t n);
+INTERNAL void  *sys_calloc(size_t n, size_t m);
+INTERNAL void  *sys_realloc(void *p, size_t n);
+INTERNAL void  *sys_memalign(size_t align, size_t n);
+INTERNAL void   sys_free(void *p);
+INTERNAL size_t sys_usable_size(void *p);
+
+/* ---- os.c ------------------------------------------------------------------- */
+INTERNAL void    *os_map_arena(void);           /* 1 MiB, 1 MiB-aligned, or NULL */
+INTERNAL void     os_unmap(void *p, size_t n);
+INTERNAL int      os_purge(void *p, size_t n);  /* give pages back, keep the mapping */
+INTERNAL void    *os_meta_alloc(size_t n);      /* zeroed metadata, never freed */
+INTERNAL uint32_t os_now_ms(void);              /* coarse monotonic clock */
+INTERNAL extern pthread_mutex_t pool_meta_lock;
+
+/* ---- domains.c ------------------------------------------------------------- */
+INTERNAL void domains_init(void);   /* apply POOLMALLOC; must not allocate */
+INTERNAL extern pthread_mutex_t pool_debug_lock;   /* the debug quarantine */
+
+/* ---- init.c ----------------------------------------------------------------- */
+INTERNAL void pool_ensure_init(void);
+INTERNAL void pool_report_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* POOL_INTERNAL_H */

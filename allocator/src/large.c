@@ -1,0 +1,64 @@
+/* Large requests (above the threshold) and 0-byte requests: served by the
+ * system allocator, counted here so the statistics can show them. Counts go
+ * to the calling thread's heap; a block freed by another thread makes one
+ * heap's count negative and the sum stays right. */
+#include "internal.h"
+
+#include <errno.h>
+
+const uint64_t pool_large_bucket_bounds[POOL_LARGE_BUCKETS - 1] = {
+    1024, 4096, 16384, 65536, 262144, 1048576, 16777216,
+};
+
+static unsigned large_bucket(size_t n)
+{
+    unsigned i = 0;
+    while (i < POOL_LARGE_BUCKETS - 1 && n > pool_large_bucket_bounds[i])
+        i++;
+    return i;
+}
+
+static void *account_new(void *p, size_t n)
+{
+    heap_t *h = heap_for_stats();
+    if (!p) {
+        OWNER_ADD(&h->failed, 1);
+        errno = ENOMEM;
+        return NULL;
+    }
+    OWNER_ADD(&h->large_live, 1);
+    OWNER_ADD(&h->large_live_bytes, (int64_t)sys_usable_size(p));
+    OWNER_ADD(&h->large_mallocs, 1);
+    OWNER_ADD(&h->large_bytes_total, n);
+    OWNER_ADD(&h->large_hist[large_bucket(n)], 1);
+    return p;
+}
+
+void *large_malloc(size_t n) { return account_new(sys_malloc(n ? n : 1), n); }
+void *large_calloc(size_t n) { return account_new(sys_calloc(1, n ? n : 1), n); }
+void *large_memalign(size_t align, size_t n) { return account_new(sys_memalign(align, n ? n : 1), n); }
+
+void large_free(void *p)
+{
+    heap_t *h = heap_for_stats();
+    OWNER_ADD(&h->large_live, -1);
+    OWNER_ADD(&h->large_live_bytes, -(int64_t)sys_usable_size(p));
+    OWNER_ADD(&h->large_frees, 1);
+    sys_free(p);
+}
+
+void *large_realloc(void *p, size_t n)
+{
+    size_t before = sys_usable_size(p);
+    void *q = sys_realloc(p, n ? n : 1);
+    heap_t *h = heap_for_stats();
+    if (!q) {
+        OWNER_ADD(&h->failed, 1);
+        errno = ENOMEM;
+        return NULL;
+    }
+    OWNER_ADD(&h->large_live_bytes, (int64_t)sys_usable_size(q) - (int64_t)before);
+    return q;
+}
+
+size_t large_usable_size(const void *p) { return sys_usable_size((void *)p); }

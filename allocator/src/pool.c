@@ -1,0 +1,223 @@
+/*
+ * Pools: the slow paths behind pool_malloc() and pool_free().
+ *
+ * A pool's blocks are carved lazily, one page at a time, from a bump pointer
+ * (pymalloc carves one block at a time; a page at a time keeps the fast path
+ * a bare free-list pop while still touching memory only as it is used).
+ *
+ * Cross-thread frees never touch the owner's free list: they are pushed on
+ * the pool's `xfree` word (head offset, FULL flag, count) with one CAS, and
+ * the owner takes the whole list with one exchange. Because the count rides
+ * in the same word, the owner learns how many blocks came back without
+ * walking them, and the statistics walk can read it too.
+ */
+#include "internal.h"
+
+void pool_init(pool_t *p, heap_t *h, unsigned cls)
+{
+    size_t bs = class_size(cls);
+    unsigned nb = class_blocks(cls);
+    p->free = NULL;
+    p->cls = (uint16_t)cls;
+    p->listed = 0;
+    p->heap = h;
+    p->bsize = (uint32_t)bs;
+    p->nblocks = nb;
+    p->bump = (char *)p + POOL_HDR_SIZE;
+    p->end = p->bump + (size_t)nb * bs;
+    p->next = p->prev = NULL;
+    atomic_store_explicit(&p->delayed_next, NULL, memory_order_relaxed);
+    atomic_store_explicit(&p->xfree, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->used, 0, memory_order_relaxed);
+}
+
+/* Link the never-used blocks up to the end of the bump pointer's page. */
+static block_t *pool_carve(pool_t *p)
+{
+    char *q = p->bump;
+    if (q >= p->end)
+        return NULL;
+    size_t bs = p->bsize;
+    char *limit = (char *)(((uintptr_t)q + PAGE_SIZE_) & ~(uintptr_t)(PAGE_SIZE_ - 1));
+    if (limit > p->end)
+        limit = p->end;
+    block_t *head = (block_t *)q;
+    for (; q + bs < limit; q += bs)
+        ((block_t *)q)->next = (block_t *)(q + bs);
+    ((block_t *)q)->next = NULL;
+    p->bump = q + bs;
+    return head;
+}
+
+/* Take the remote-free list into the owner's free list. */
+static bool pool_collect(pool_t *p)
+{
+    if (XFREE_COUNT(RELAXED_LOAD(&p->xfree)) == 0)
+        return false;
+    uint64_t x = atomic_exchange_explicit(&p->xfree, 0, memory_order_acquire);
+    uint32_t n = XFREE_COUNT(x);
+    block_t *head = (block_t *)((char *)p + ((size_t)(x & 0xffff) << ALIGN_SHIFT));
+    if (p->free) {
+        block_t *t = head;
+        while (t->next)
+            t = t->next;
+        t->next = p->free;
+    }
+    p->free = head;
+    atomic_store_explicit(&p->used, RELAXED_LOAD(&p->used) - n, memory_order_release);
+    return true;
+}
+
+static void list_push_front(heap_t *h, pool_t *p)
+{
+    unsigned c = p->cls;
+    pool_t *head = h->cur[c] == &pool_pool_empty ? NULL : h->cur[c];
+    p->prev = NULL;
+    p->next = head;
+    if (head) head->prev = p; else h->tail[c] = p;
+    h->cur[c] = p;
+    p->listed = 1;
+}
+
+static void list_append(heap_t *h, pool_t *p)
+{
+    unsigned c = p->cls;
+    pool_t *t = h->tail[c];
+    p->next = NULL;
+    p->prev = t;
+    if (t) t->next = p; else h->cur[c] = p;
+    h->tail[c] = p;
+    p->listed = 1;
+}
+
+/* An unlisted pool that has free blocks again: back on the list's tail, so
+ * it gathers more frees before it is used; or back to its arena if empty. */
+static void pool_settle(heap_t *h, pool_t *p)
+{
+    if (RELAXED_LOAD(&p->used) == 0)
+        arena_pool_release(p);
+    else
+        list_append(h, p);
+}
+
+static void heap_drain_delayed(heap_t *h)
+{
+    if (!RELAXED_LOAD(&h->delayed))
+        return;
+    pool_t *p = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
+    while (p) {
+        pool_t *next = atomic_load_explicit(&p->delayed_next, memory_order_relaxed);
+        pool_collect(p);
+        pool_settle(h, p);
+        p = next;
+    }
+}
+
+/* Mark a dry pool full, unless remote frees arrived meanwhile. */
+static bool pool_mark_full(pool_t *p)
+{
+    uint64_t expected = 0;
+    return atomic_compare_exchange_strong_explicit(&p->xfree, &expected, XFREE_FULL,
+                                                   memory_order_acq_rel, memory_order_relaxed);
+}
+
+/* Make h->cur[cls] a pool with a non-empty free list; NULL when out of memory. */
+static pool_t *heap_find_pool(heap_t *h, unsigned cls)
+{
+    heap_drain_delayed(h);
+    for (pool_t *p; (p = h->cur[cls]) != &pool_pool_empty;) {
+        if (p->free || (p->free = pool_carve(p)) || pool_collect(p))
+            return p;
+        heap_list_unlink(h, p);
+        if (!pool_mark_full(p)) {
+            list_push_front(h, p);
+            pool_collect(p);
+            return p;
+        }
+    }
+    heap_sweep_abandoned();
+    pool_t *p = arena_pool_acquire(h, cls);
+    if (!p)
+        return NULL;
+    list_push_front(h, p);
+    p->free = pool_carve(p);
+    return p;
+}
+
+void *pool_malloc_slow(heap_t *h, unsigned cls)
+{
+    if (h == &pool_heap_empty && !(h = heap_get()))
+        return NULL;
+    pool_t *p = heap_find_pool(h, cls);
+    if (!p) {
+        OWNER_ADD(&h->failed, 1);
+        return NULL;
+    }
+    block_t *b = p->free;
+    p->free = b->next;
+    OWNER_ADD(&p->used, 1);
+    OWNER_ADD(&h->nmalloc[cls], 1);
+    return b;
+}
+
+/* A local free left p empty, or landed in a full (unlisted) pool. */
+void pool_free_slow(heap_t *h, pool_t *p)
+{
+    if (!p->listed) {
+        uint64_t full = XFREE_FULL;
+        if (!atomic_compare_exchange_strong_explicit(&p->xfree, &full, 0, memory_order_acq_rel,
+                                                     memory_order_relaxed))
+            return;   /* a remote free got there first: p is on the delayed list */
+        list_append(h, p);
+    }
+    if (RELAXED_LOAD(&p->used) == 0 && h->cur[p->cls] != p) {
+        heap_list_unlink(h, p);
+        arena_pool_release(p);
+    }
+}
+
+void pool_free_remote(pool_t *p, block_t *b)
+{
+    /* Read what we need before the push: once the block is in, the owner
+     * may empty and recycle the pool at any moment. */
+    heap_t *owner = p->heap;
+    unsigned cls = p->cls;
+    uint64_t off = (uint64_t)((uintptr_t)b - (uintptr_t)p) >> ALIGN_SHIFT;
+    uint64_t old = RELAXED_LOAD(&p->xfree), nw;
+    do {
+        uint32_t head = (uint32_t)(old & 0xffff);
+        b->next = head ? (block_t *)((char *)p + ((size_t)head << ALIGN_SHIFT)) : NULL;
+        nw = ((uint64_t)(XFREE_COUNT(old) + 1) << 32) | off;
+    } while (!atomic_compare_exchange_weak_explicit(&p->xfree, &old, nw, memory_order_release,
+                                                    memory_order_relaxed));
+    if (old & XFREE_FULL) {
+        /* We cleared FULL, so we alone tell the owner the pool has space. */
+        pool_t *top = atomic_load_explicit(&owner->delayed, memory_order_relaxed);
+        do {
+            atomic_store_explicit(&p->delayed_next, top, memory_order_relaxed);
+        } while (!atomic_compare_exchange_weak_explicit(&owner->delayed, &top, p,
+                                                        memory_order_release,
+                                                        memory_order_relaxed));
+    }
+    heap_t *me = heap_for_stats();
+    OWNER_ADD(&me->nfree[cls], 1);
+    OWNER_ADD(&me->remote_frees, 1);
+}
+
+/* Bring everything back: remote frees, delayed pools, and every empty pool
+ * to its arena. Used when a heap is abandoned or swept. */
+void heap_collect_all(heap_t *h)
+{
+    heap_drain_delayed(h);
+    for (unsigned c = 0; c < NCLASSES; c++) {
+        pool_t *next;
+        for (pool_t *p = h->cur[c]; p && p != &pool_pool_empty; p = next) {
+            next = p->next;
+            pool_collect(p);
+            if (RELAXED_LOAD(&p->used) == 0) {
+                heap_list_unlink(h, p);
+                arena_pool_release(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+/* Statistics snapshots.
+ *
+ * Nothing on the fast path keeps a shared counter. A snapshot walks every
+ * arena under the arena lock (which only pool hand-overs contend for) and
+ * reads each pool's header once; every byte figure for a pool is derived
+ * from that one reading, so the breakdown sums exactly to the arenas
+ * walked, whatever the other threads do meanwhile. Operation counts are
+ * per-heap counters summed afterwards. */
+#include "internal.h"
+
+#include <string.h>
+
+static void fill_geometry(pool_stats_t *st)
+{
+    st->arena_size = POOL_ARENA_SIZE;
+    st->pool_size = POOL_POOL_SIZE;
+    st->pool_header_size = POOL_HDR_SIZE;
+    st->small_threshold = POOL_SMALL_REQUEST_THRESHOLD;
+    st->num_classes = NCLASSES;
+    st->pools_per_arena = POOLS_PER_ARENA;
+    for (unsigned c = 0; c < NCLASSES; c++) {
+        st->classes[c].size = (uint32_t)class_size(c);
+        st->classes[c].blocks_per_pool = class_blocks(c);
+    }
+}
+
+int pool_stats_get(pool_stats_t *st)
+{
+    pool_ensure_init();
+    memset(st, 0, sizeof *st);
+    fill_geometry(st);
+    pthread_mutex_lock(&pool_arena_lock);
+    arena_stats_locked(st);
+    pthread_mutex_unlock(&pool_arena_lock);
+    heap_sum_stats(st);
+    st->purge_delay_ms = arena_purge_delay();
+    return 0;
+}
+
+size_t pool_arena_map(pool_arena_info_t *out, size_t max, size_t skip)
+{
+    pool_ensure_init();
+    pthread_mutex_lock(&pool_arena_lock);
+    size_t n = arena_map_locked(out, out ? max : 0, skip);
+    pthread_mutex_unlock(&pool_arena_lock);
+    return n;
+}
