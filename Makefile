@@ -28,6 +28,9 @@ LDLIBS  += -pthread
 .PHONY: all deps deps-test deps-bench run test bench install uninstall clean asan tsan fuzz
 all:
 
+# Suites that also run under ASan/UBSan and TSan (a regex over suite names).
+SANITIZER_SUITES ?= ^(alloc|shim)-
+
 deps:
 	@scripts/deps.sh build
 deps-test:
@@ -41,6 +44,22 @@ include allocator/allocator.mk
 -include tests/tests.mk
 -include bench/bench.mk
 -include systemd/systemd.mk
+
+# ---- targets that need every component's variables -----------------------
+.PHONY: tests
+tests: all $(TEST_BINS)
+
+test: deps-test
+	@$(MAKE) --no-print-directory tests
+	@tests/run.sh
+
+# The allocator's own suites again, built with the sanitizers.
+asan: deps-test
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined OPT=-O1 tests
+	@BUILD=build/asan TESTS='$(SANITIZER_SUITES)' tests/run.sh
+tsan: deps-test
+	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread OPT=-O1 tests
+	@BUILD=build/tsan TESTS='$(SANITIZER_SUITES)' tests/run.sh
 
 clean:
 	rm -rf build
