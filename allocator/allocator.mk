@@ -20,9 +20,9 @@ $(BUILD)/libpoolalloc.a: $(ALLOC_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 $(BUILD)/libpoolalloc.so: $(ALLOC_OBJ)
-	$(CC) -shared -Wl,-soname,libpoolalloc.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libpoolalloc.so.0 -Wl,-Bsymbolic-functions $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/libpoolmalloc.so: $(SHIM_OBJ)
-	$(CC) -shared -Wl,-soname,libpoolmalloc.so $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libpoolmalloc.so -Wl,-Bsymbolic-functions $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/poolalloc.pc: allocator/poolalloc.pc.in allocator/include/poolalloc.h
 	@mkdir -p $(@D)

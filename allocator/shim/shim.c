@@ -75,12 +75,18 @@ static NOINLINE int decide_mode(void)
     return atomic_load(&shim_mode);
 }
 
+/* The common case costs one load and a predicted branch; everything else
+ * (the first call, which decides, and the domain mode) is out of line so
+ * the fast paths need no stack frame. */
 static inline bool direct(void)
 {
+    return likely(atomic_load_explicit(&shim_mode, memory_order_relaxed) == MODE_DIRECT);
+}
+
+static bool direct_slow(void)
+{
     int m = atomic_load_explicit(&shim_mode, memory_order_relaxed);
-    if (unlikely(m == MODE_UNKNOWN))
-        m = decide_mode();
-    return m == MODE_DIRECT;
+    return (m == MODE_UNKNOWN ? decide_mode() : m) == MODE_DIRECT;
 }
 
 static const pool_allocator_t *mem_domain(pool_allocator_t *buf)
@@ -89,24 +95,37 @@ static const pool_allocator_t *mem_domain(pool_allocator_t *buf)
     return buf;
 }
 
-EXPORT void *malloc(size_t n)
+static NOINLINE void *malloc_other(size_t n)
 {
-    if (likely(direct()))
-        return fast_malloc(n);
-    return pool_mem_malloc(n);
+    return direct_slow() ? fast_malloc(n) : pool_mem_malloc(n);
 }
 
-EXPORT void free(void *p)
+static NOINLINE void free_other(void *p)
 {
-    if (likely(direct()))
+    if (direct_slow())
         fast_free(p);
     else
         pool_mem_free(p);
 }
 
+EXPORT void *malloc(size_t n)
+{
+    if (direct())
+        return fast_malloc(n);
+    return malloc_other(n);
+}
+
+EXPORT void free(void *p)
+{
+    if (direct())
+        fast_free(p);
+    else
+        free_other(p);
+}
+
 EXPORT void *calloc(size_t n, size_t m)
 {
-    if (likely(direct()))
+    if (direct_slow())
         return pool_calloc(n, m);
     size_t total;
     if (__builtin_mul_overflow(n, m, &total)) {
@@ -118,7 +137,7 @@ EXPORT void *calloc(size_t n, size_t m)
 
 EXPORT void *realloc(void *p, size_t n)
 {
-    if (likely(direct()))
+    if (direct_slow())
         return pool_realloc(p, n);
     if (p && n == 0) {            /* glibc: realloc(p, 0) frees p */
         pool_mem_free(p);
@@ -139,7 +158,7 @@ EXPORT void *reallocarray(void *p, size_t n, size_t m)
 
 static void *aligned(size_t align, size_t n)
 {
-    if (likely(direct()))
+    if (direct_slow())
         return pool_aligned_alloc(align, n);
     if (align == 0 || (align & (align - 1))) {
         errno = EINVAL;
@@ -191,7 +210,7 @@ EXPORT size_t malloc_usable_size(void *p)
 {
     if (!p)
         return 0;
-    if (likely(direct()))
+    if (direct_slow())
         return pool_usable_size(p);
     pool_allocator_t a;
     if (debug_is_hooks(mem_domain(&a)))

@@ -121,6 +121,7 @@ size_t pool_trim(void)
     heap_t *h = pool_tls_heap;
     if (h != &pool_heap_empty)
         heap_collect_all(h);
+    heap_sweep_all();
     pthread_mutex_lock(&pool_arena_lock);
     size_t n = arena_purge_locked(true);
     pthread_mutex_unlock(&pool_arena_lock);

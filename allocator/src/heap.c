@@ -116,17 +116,10 @@ void pool_thread_release(void)
     heap_abandon(h);
 }
 
-/* Return what abandoned heaps have collected in remote frees, at most every
- * 50 ms, from whichever thread is about to take a new pool. */
-void heap_sweep_abandoned(void)
+/* Return what abandoned heaps have collected in remote frees. */
+void heap_sweep_all(void)
 {
-    if (RELAXED_LOAD(&n_abandoned) == 0)
-        return;
-    uint32_t now = os_now_ms(), last = RELAXED_LOAD(&last_sweep_ms);
-    if (now - last < 50 || !atomic_compare_exchange_strong(&last_sweep_ms, &last, now))
-        return;
-    if (pthread_mutex_trylock(&sweep_lock) != 0)
-        return;
+    pthread_mutex_lock(&sweep_lock);
     for (heap_t *h = atomic_load_explicit(&registry, memory_order_acquire); h; h = h->all_next) {
         int expected = HEAP_ABANDONED;
         if (atomic_compare_exchange_strong(&h->state, &expected, HEAP_BUSY)) {
@@ -135,6 +128,18 @@ void heap_sweep_abandoned(void)
         }
     }
     pthread_mutex_unlock(&sweep_lock);
+}
+
+/* The same, at most every 50 ms, from whichever thread is about to take a
+ * new pool (so abandoned memory is reused before more is mapped). */
+void heap_sweep_abandoned(void)
+{
+    if (RELAXED_LOAD(&n_abandoned) == 0)
+        return;
+    uint32_t now = os_now_ms(), last = RELAXED_LOAD(&last_sweep_ms);
+    if (now - last < 50 || !atomic_compare_exchange_strong(&last_sweep_ms, &last, now))
+        return;
+    heap_sweep_all();
 }
 
 static void add_heap_stats(pool_stats_t *st, heap_t *h)

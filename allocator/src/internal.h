@@ -73,6 +73,7 @@ typedef struct pool {
     _Atomic uint32_t used;      /* blocks handed out, including those in xfree */
     uint16_t        cls;
     uint8_t         listed;     /* on its heap's class list */
+    uint8_t         full_marked;/* owner set FULL in xfree and no drain has seen it since */
     heap_t         *heap;       /* owner; changes only while the pool is empty */
     char           *bump;       /* next never-carved block */
     char           *end;        /* end of the last whole block */
@@ -165,7 +166,8 @@ INTERNAL void    heap_setup(void);         /* once, from pool_ensure_init */
 INTERNAL heap_t *heap_get(void);          /* this thread's real heap, made on demand */
 INTERNAL heap_t *heap_for_stats(void);    /* a real heap to count on (may be shared) */
 INTERNAL void    heap_sum_stats(pool_stats_t *st);
-INTERNAL void    heap_sweep_abandoned(void);
+INTERNAL void    heap_sweep_abandoned(void);   /* rate-limited */
+INTERNAL void    heap_sweep_all(void);
 INTERNAL void    heaps_atfork_prepare(void);
 INTERNAL void    heaps_atfork_parent(void);
 INTERNAL void    heaps_atfork_child(void);

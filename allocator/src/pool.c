@@ -10,6 +10,15 @@
  * the owner takes the whole list with one exchange. Because the count rides
  * in the same word, the owner learns how many blocks came back without
  * walking them, and the statistics walk can read it too.
+ *
+ * Full pools. A pool with no free block leaves its heap's list. The owner
+ * sets FULL in xfree once (one CAS) so that the first remote free into it
+ * clears the flag and puts the pool on the heap's delayed list. A local free
+ * into an unlisted pool just puts it back on the list, with no atomic: FULL
+ * may stay set, and then the pool needs no new CAS the next time it fills.
+ * The cost of that laziness is that a listed pool can also sit on the
+ * delayed list; `full_marked` tells the owner when that may be so, and such
+ * a pool is never returned to its arena until the delayed list is drained.
  */
 #include "internal.h"
 
@@ -20,6 +29,7 @@ void pool_init(pool_t *p, heap_t *h, unsigned cls)
     p->free = NULL;
     p->cls = (uint16_t)cls;
     p->listed = 0;
+    p->full_marked = 0;
     p->heap = h;
     p->bsize = (uint32_t)bs;
     p->nblocks = nb;
@@ -90,14 +100,28 @@ static void list_append(heap_t *h, pool_t *p)
     p->listed = 1;
 }
 
-/* An unlisted pool that has free blocks again: back on the list's tail, so
- * it gathers more frees before it is used; or back to its arena if empty. */
-static void pool_settle(heap_t *h, pool_t *p)
+/* May p go back to its arena? Not while it may sit on the delayed list.
+ * p is empty, so no remote free can race with the stores here. */
+static bool pool_releasable(pool_t *p)
 {
-    if (RELAXED_LOAD(&p->used) == 0)
-        arena_pool_release(p);
-    else
-        list_append(h, p);
+    if (!p->full_marked)
+        return true;
+    if (RELAXED_LOAD(&p->xfree) != XFREE_FULL)
+        return false;           /* a remote free consumed FULL: p is delayed */
+    atomic_store_explicit(&p->xfree, 0, memory_order_relaxed);
+    p->full_marked = 0;
+    return true;
+}
+
+/* Give an empty pool back, unless it is the one its class allocates from
+ * (kept, so alloc/free ping-pong does not go through the arena lock). */
+static void pool_maybe_release(heap_t *h, pool_t *p)
+{
+    if (RELAXED_LOAD(&p->used) != 0 || h->cur[p->cls] == p || !pool_releasable(p))
+        return;
+    if (p->listed)
+        heap_list_unlink(h, p);
+    arena_pool_release(p);
 }
 
 static void heap_drain_delayed(heap_t *h)
@@ -107,18 +131,30 @@ static void heap_drain_delayed(heap_t *h)
     pool_t *p = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
     while (p) {
         pool_t *next = atomic_load_explicit(&p->delayed_next, memory_order_relaxed);
+        p->full_marked = 0;     /* the remote free that delayed p cleared FULL */
         pool_collect(p);
-        pool_settle(h, p);
+        if (!p->listed && RELAXED_LOAD(&p->used) != 0)
+            list_append(h, p);  /* at the tail: it gathers frees before reuse */
+        pool_maybe_release(h, p);
         p = next;
     }
 }
 
-/* Mark a dry pool full, unless remote frees arrived meanwhile. */
+/* Take a dry pool off duty. Returns false when remote frees arrived and
+ * the pool can go on serving (after pool_collect). */
 static bool pool_mark_full(pool_t *p)
 {
+    uint64_t x = RELAXED_LOAD(&p->xfree);
+    if (x == XFREE_FULL)
+        return true;                        /* still marked from last time */
+    if (p->full_marked)                     /* on the delayed list already */
+        return XFREE_COUNT(x) == 0;
     uint64_t expected = 0;
-    return atomic_compare_exchange_strong_explicit(&p->xfree, &expected, XFREE_FULL,
-                                                   memory_order_acq_rel, memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&p->xfree, &expected, XFREE_FULL,
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        return false;
+    p->full_marked = 1;
+    return true;
 }
 
 /* Make h->cur[cls] a pool with a non-empty free list; NULL when out of memory. */
@@ -163,17 +199,9 @@ void *pool_malloc_slow(heap_t *h, unsigned cls)
 /* A local free left p empty, or landed in a full (unlisted) pool. */
 void pool_free_slow(heap_t *h, pool_t *p)
 {
-    if (!p->listed) {
-        uint64_t full = XFREE_FULL;
-        if (!atomic_compare_exchange_strong_explicit(&p->xfree, &full, 0, memory_order_acq_rel,
-                                                     memory_order_relaxed))
-            return;   /* a remote free got there first: p is on the delayed list */
+    if (!p->listed)
         list_append(h, p);
-    }
-    if (RELAXED_LOAD(&p->used) == 0 && h->cur[p->cls] != p) {
-        heap_list_unlink(h, p);
-        arena_pool_release(p);
-    }
+    pool_maybe_release(h, p);
 }
 
 void pool_free_remote(pool_t *p, block_t *b)
@@ -214,7 +242,7 @@ void heap_collect_all(heap_t *h)
         for (pool_t *p = h->cur[c]; p && p != &pool_pool_empty; p = next) {
             next = p->next;
             pool_collect(p);
-            if (RELAXED_LOAD(&p->used) == 0) {
+            if (RELAXED_LOAD(&p->used) == 0 && pool_releasable(p)) {
                 heap_list_unlink(h, p);
                 arena_pool_release(p);
             }
