@@ -167,13 +167,29 @@ static __attribute__((noreturn)) void report_write_after_free(const unsigned cha
     abort();
 }
 
+static __attribute__((noreturn)) void report_double_free(const unsigned char *data, char via)
+{
+    report_t r = { .pos = 0 };
+    uint64_t n = get_be(data - HEAD);
+    rput(&r, "poolalloc debug: double free (this block was already freed)\n");
+    rput(&r, "    block at %p: %llu bytes, serial number %llu, freed again through API id "
+             "'%c'\n", (const void *)data, (unsigned long long)n,
+         (unsigned long long)get_be(data + n + S), via);
+    rput(&r, "    (the first free filled its id, guards and data with 0x%02x)\n", DEADBYTE);
+    rbytes(&r, "first bytes of the block:", data, n < 8 ? (size_t)n : 8, -1);
+    rput(&r, "poolalloc debug: fatal error, aborting\n");
+    ssize_t w = write(STDERR_FILENO, r.buf, r.pos);
+    (void)w;
+    abort();
+}
+
 /* Check a block handed back through the API id `via`. */
 static void check_block(const unsigned char *data, char via)
 {
     const unsigned char *hdr = data - HEAD;
     unsigned char id = hdr[S] & ~ALIGNED_FLAG;
     if (hdr[S] == DEADBYTE && all_bytes(hdr + S + 1, S - 1, DEADBYTE))
-        report("double free (this block was already freed)", data, true, via);
+        report_double_free(data, via);
     if (!all_bytes(hdr + S + 1, S - 1, FORBIDDENBYTE) || (id != 'r' && id != 'm' && id != 'o'))
         report("buffer underflow (the guard bytes before the block were overwritten), "
                "or a pointer the debug hooks never returned", data, id == 'r' || id == 'm' ||
