@@ -1,0 +1,53 @@
+# make bench: the allocator benchmarks (bench/README in the top README,
+# section "Benchmarks").
+#
+#   make bench                    install the anchors, build, run every workload
+#   make bench BENCH_QUICK=1      a smoke run: tiny counts, two rounds
+#   make bench BENCH_ROUNDS=9     rounds (default: see bench/bench.py)
+#   make bench BENCH_ONLY=churn   a regex over workload names
+#
+# One workload source, three binaries (bench/balloc.h):
+#   build/bench/bench-malloc    malloc/free; the anchors and our shim are
+#                               swapped in with LD_PRELOAD
+#   build/bench/bench-pool      the pool API, linked with libpoolalloc.a
+#   build/bench/bench-pymalloc  PyObject_Malloc of an embedded CPython
+# None of them is part of `all`: the last needs python3-dev, which only
+# `scripts/deps.sh bench` installs.
+
+BENCH_DIR  := $(BUILD)/bench
+BENCH_SRC  := $(filter-out bench/work_stats.c,$(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_DIR)/bench-malloc $(BENCH_DIR)/bench-pool $(BENCH_DIR)/bench-pymalloc
+BENCH_PYTHON := /usr/bin/python3
+# Evaluated only when bench-pymalloc is built (recursive on purpose).
+BENCH_PY_CFLAGS  = $(patsubst -I%,-isystem %,$(shell $(BENCH_PYTHON)-config --includes))
+BENCH_PY_LDFLAGS = $(shell $(BENCH_PYTHON)-config --embed --ldflags)
+
+$(BUILD)/obj/bench/malloc/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -c $< -o $@
+$(BUILD)/obj/bench/pool/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DBENCH_POOL -MMD -c $< -o $@
+$(BUILD)/obj/bench/pymalloc/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DBENCH_PYMALLOC $(BENCH_PY_CFLAGS) -MMD -c $< -o $@
+
+$(BENCH_DIR)/bench-malloc: $(BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/malloc/%.o)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BENCH_DIR)/bench-pool: $(BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/pool/%.o) \
+                         $(BUILD)/obj/bench/pool/work_stats.o $(BUILD)/libpoolalloc.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BENCH_DIR)/bench-pymalloc: $(BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/pymalloc/%.o)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BENCH_PY_LDFLAGS) $(LDLIBS)
+
+.PHONY: bench-bins
+bench-bins: $(BENCH_BINS) $(BUILD)/libpoolmalloc.so
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory bench-bins
+	@$(BENCH_PYTHON) bench/bench.py --build $(BUILD) \
+	  $(if $(BENCH_QUICK),--quick) $(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS)) \
+	  $(if $(BENCH_ONLY),--only '$(BENCH_ONLY)')

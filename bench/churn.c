@@ -1,0 +1,31 @@
+#include "balloc.h"
+#include "churn.h"
+
+void churn_setup(churn_t *c, uint32_t live, uint64_t seed, uint64_t index_base)
+{
+    c->live = live;
+    c->rng.s = seed;
+    c->next_index = index_base;
+    c->slots = harness_alloc(live * sizeof *c->slots);
+    c->mix = harness_alloc(sizeof *c->mix);
+    size_mix_python(c->mix);
+    for (uint32_t i = 0; i < live; i++)
+        slot_alloc(&c->slots[i], c->next_index++, size_pick(c->mix, &c->rng));
+}
+
+void churn_steps(churn_t *c, uint64_t n)
+{
+    for (uint64_t k = 0; k < n; k++) {
+        slot_t *s = &c->slots[rng_below(&c->rng, c->live)];
+        slot_free(s);
+        slot_alloc(s, c->next_index++, size_pick(c->mix, &c->rng));
+    }
+}
+
+void churn_teardown(churn_t *c)
+{
+    for (uint32_t i = 0; i < c->live; i++)
+        slot_free(&c->slots[i]);
+    harness_free(c->slots, c->live * sizeof *c->slots);
+    harness_free(c->mix, sizeof *c->mix);
+}
