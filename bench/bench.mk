@@ -51,3 +51,9 @@ bench: deps-bench
 	@$(BENCH_PYTHON) bench/bench.py --build $(BUILD) \
 	  $(if $(BENCH_QUICK),--quick) $(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS)) \
 	  $(if $(BENCH_ONLY),--only '$(BENCH_ONLY)')
+
+# The smoke suite's deliberately broken allocator (bench/test/).
+$(BENCH_DIR)/libbroken.so: bench/test/broken_alloc.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -o $@ $<
+bench-bins: $(BENCH_DIR)/libbroken.so

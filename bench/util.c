@@ -62,7 +62,7 @@ void size_mix_uniform(size_mix_t *m, uint32_t lo, uint32_t hi)
 void pattern_mismatch(const void *p, uint64_t index, size_t size, size_t off)
 {
     fprintf(stderr, "\nbench: CONTENT MISMATCH (%s): block #%" PRIu64 " at %p, %zu bytes,"
-            " near offset %zu — the allocator handed out overlapping or corrupted memory\n",
+            " near offset %zu: the allocator handed out overlapping or corrupted memory\n",
             BALLOC_KIND, index, p, size, off);
     abort();
 }

@@ -1,7 +1,7 @@
 /* Workload 8: what the statistics cost. One thread churns (as workload 1)
- * in STATS_PAIRS pairs of equal slices; in one slice of each pair another
- * thread takes a full pool_stats_get() snapshot at once and then every
- * 100 ms, in the other it sleeps. Pairs run off/on and on/off in turn, so
+ * in STATS_PAIRS pairs of equal slices; during one slice of each pair
+ * another thread takes a full pool_stats_get() snapshot every 100 ms,
+ * during the other it takes none. Pairs run off/on and on/off in turn, so
  * a drift in machine speed does not favour either side, and comparing
  * inside one process keeps most of a busy machine's noise out. Two RESULT
  * lines, variant "off" and "on", each the summed time of its slices; both
@@ -10,6 +10,7 @@
 #include "churn.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -17,52 +18,29 @@
 #define STATS_SLICE_STEPS 3000000u   /* replacements per slice (before scaling) */
 #define STATS_PERIOD_MS   100
 
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t  wake;
-    int on, stop;
-    uint64_t snapshots;
-} sampler = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 };
-
-static void sampler_set(int on, int stop)
-{
-    pthread_mutex_lock(&sampler.lock);
-    sampler.on = on;
-    sampler.stop = stop;
-    pthread_cond_signal(&sampler.wake);
-    pthread_mutex_unlock(&sampler.lock);
-}
-
-static struct timespec period_from_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_nsec += STATS_PERIOD_MS * 1000000L;
-    t.tv_sec += t.tv_nsec / 1000000000L;
-    t.tv_nsec %= 1000000000L;
-    return t;
-}
+/* The sampler ticks every STATS_PERIOD_MS on a fixed grid whatever the
+ * slices do, and takes a snapshot on the ticks that fall in an "on" slice:
+ * 10 snapshots a second of "on" time, not one extra per slice. */
+static _Atomic int sampler_on, sampler_stop;
+static _Atomic uint64_t sampler_snapshots;
 
 static void *sampler_main(void *arg)
 {
     (void)arg;
     static pool_stats_t st;           /* large: keep it off the thread stack */
-    pthread_mutex_lock(&sampler.lock);
-    while (!sampler.stop) {
-        if (!sampler.on) {
-            pthread_cond_wait(&sampler.wake, &sampler.lock);
-            continue;
-        }
-        pthread_mutex_unlock(&sampler.lock);
-        struct timespec until = period_from_now();
-        pool_stats_get(&st);
-        pthread_mutex_lock(&sampler.lock);
-        sampler.snapshots++;
-        while (sampler.on && !sampler.stop &&
-               pthread_cond_timedwait(&sampler.wake, &sampler.lock, &until) != ETIMEDOUT)
+    struct timespec tick;
+    clock_gettime(CLOCK_MONOTONIC, &tick);
+    while (!atomic_load(&sampler_stop)) {
+        tick.tv_nsec += STATS_PERIOD_MS * 1000000L;
+        tick.tv_sec += tick.tv_nsec / 1000000000L;
+        tick.tv_nsec %= 1000000000L;
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &tick, NULL) == EINTR)
             ;
+        if (atomic_load(&sampler_on)) {
+            pool_stats_get(&st);
+            atomic_fetch_add(&sampler_snapshots, 1);
+        }
     }
-    pthread_mutex_unlock(&sampler.lock);
     return NULL;
 }
 
@@ -85,7 +63,7 @@ void work_stats(void)
         uint64_t slice[2];
         for (int k = 0; k < 2; k++) {
             int on = k ^ (p & 1);
-            sampler_set(on, 0);
+            atomic_store(&sampler_on, on);
             uint64_t t0 = now_ns();
             churn_steps(&c, steps);
             slice[on] = now_ns() - t0;
@@ -93,14 +71,15 @@ void work_stats(void)
         }
         ratio[p] = (double)slice[1] / (double)slice[0];
     }
-    sampler_set(0, 1);
+    atomic_store(&sampler_on, 0);
+    atomic_store(&sampler_stop, 1);
     pthread_join(t, NULL);
     churn_teardown(&c);
     qsort(ratio, STATS_PAIRS, sizeof ratio[0], cmp_double);
     double median = (ratio[(STATS_PAIRS - 1) / 2] + ratio[STATS_PAIRS / 2]) / 2;
     char extra[96];
     snprintf(extra, sizeof extra, "snapshots=%llu snapshot_per_s=%.1f slowdown_pct=%.2f",
-             (unsigned long long)sampler.snapshots, sampler.snapshots * 1e9 / (double)ns[1],
+             (unsigned long long)sampler_snapshots, (double)sampler_snapshots * 1e9 / (double)ns[1],
              100 * (median - 1));
     report("stats", "off", ns[0], 2 * steps * STATS_PAIRS, rss0, extra);
     report("stats", "on", ns[1], 2 * steps * STATS_PAIRS, rss0, extra);

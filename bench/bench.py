@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""The benchmark driver behind `make bench`.
+
+Runs every workload against every allocator, interleaved (round 1: each
+workload, each allocator in turn; round 2: the same again; ...), one fresh
+process per measurement, then hands the samples to report.py for the
+tables, the CSV and the JSON under build/bench/.
+
+    /usr/bin/python3 bench/bench.py [--build DIR] [--quick] [--rounds N]
+                                    [--only REGEX] [--scale X]
+"""
+import argparse
+import glob
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+
+PYTHON = "/usr/bin/python3"
+LIBDIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib/x86_64-linux-gnu"]
+
+# name, binary kind, shared object to preload (None: nothing)
+ALLOCATORS = [
+    ("glibc", "malloc", None),
+    ("jemalloc", "malloc", "libjemalloc.so.2"),
+    ("mimalloc", "malloc", "libmimalloc.so.2"),
+    ("tcmalloc", "malloc", "libtcmalloc_minimal.so.4"),
+    ("pymalloc", "pymalloc", None),
+    ("pool", "pool", None),
+    ("pool-shim", "malloc", "libpoolmalloc.so"),
+]
+ANCHORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "pymalloc"]
+OURS = ["pool", "pool-shim"]
+
+
+class Workload:
+    def __init__(self, name, title, allocators, rounds_cap=None):
+        self.name, self.title, self.allocators = name, title, allocators
+        self.rounds_cap = rounds_cap
+
+
+ALL = [a[0] for a in ALLOCATORS]
+THREADED = [a for a in ALL if a != "pymalloc"]
+WORKLOADS = [
+    Workload("churn", "1. single-thread churn: Python-like sizes (16-64 B, tail to 512), "
+             "100k live, random replacement", ALL),
+    Workload("lifo", "2. LIFO bursts: allocate 1..2000 blocks, free newest first", ALL),
+    Workload("churn2t", "3. two threads churning independently (100k live each)", THREADED),
+    Workload("xthread", "4. producer/consumer: every block freed by the other thread", THREADED),
+    Workload("realloc", "5. realloc growth: 16 buffers, 8 B to 4 KiB in 8-byte steps", ALL),
+    # Memory figures barely move between rounds and each run idles a second.
+    Workload("frag", "6. fragmentation: 2M blocks of 16-256 B, free 90%, refill 200k of "
+             "257-512 B, free all, idle", ALL, rounds_cap=3),
+    Workload("python", "7. a Python program (dicts, lists, tuples, strings) under "
+             "PYTHONMALLOC=malloc + LD_PRELOAD, against CPython's pymalloc",
+             [a for a in ALL if a != "pool"]),
+    Workload("stats", "8. statistics cost: churn with pool_stats_get() 10x/s in another "
+             "thread, against the same churn without", ["pool"]),
+]
+
+
+def find_lib(name, build):
+    """Where a shared object lives: our build directory, or the system's."""
+    if name == "libpoolmalloc.so":
+        return os.path.abspath(os.path.join(build, name))
+    for d in LIBDIRS:
+        path = os.path.join(d, name)
+        if os.path.exists(path):
+            return path
+    hits = glob.glob("/usr/lib*/**/" + name, recursive=True)
+    return hits[0] if hits else None
+
+
+def base_env():
+    """The caller's environment without anything that would change the
+    allocator under test."""
+    env = dict(os.environ)
+    for k in list(env):
+        if k in ("LD_PRELOAD", "PYTHONMALLOC", "PYTHONDEVMODE") or k.startswith("POOLMALLOC"):
+            del env[k]
+    return env
+
+
+def parse_result(text):
+    """The RESULT lines of a run, as dicts (numbers converted)."""
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith("RESULT "):
+            continue
+        row = {}
+        for field in line.split()[1:]:
+            k, _, v = field.partition("=")
+            try:
+                row[k] = int(v)
+            except ValueError:
+                try:
+                    row[k] = float(v)
+                except ValueError:
+                    row[k] = v
+        rows.append(row)
+    return rows
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.env = base_env()
+        self.kinds = {a: (kind, pre) for a, kind, pre in ALLOCATORS}
+        self.libs = {}
+        for a, _, pre in ALLOCATORS:
+            if pre:
+                self.libs[a] = find_lib(pre, args.build)
+        missing = [f"{a} ({self.kinds[a][1]})" for a, p in self.libs.items()
+                   if not p or not os.path.exists(p)]
+        if missing:
+            sys.exit("bench: missing: " + ", ".join(missing) + " (run `make bench`, which installs them)")
+
+    def command(self, workload, alloc):
+        """argv and environment of one measurement."""
+        env = dict(self.env)
+        kind, pre = self.kinds[alloc]
+        if workload.name == "python":
+            argv = [PYTHON, os.path.join("bench", "pyprog.py"), str(self.args.py_scale)]
+            if alloc != "pymalloc":
+                env["PYTHONMALLOC"] = "malloc"
+        else:
+            binary = os.path.join(self.args.build, "bench", "bench-" + kind)
+            argv = [binary, workload.name, str(self.args.scale), str(self.args.idle_ms)]
+        if pre:
+            env["LD_PRELOAD"] = self.libs[alloc]
+        return argv, env
+
+    def run(self, workload, alloc):
+        """One measurement: a list of sample dicts, or a failure dict."""
+        argv, env = self.command(workload, alloc)
+        t0 = time.perf_counter()
+        try:
+            p = subprocess.run(argv, env=env, capture_output=True, text=True,
+                               timeout=self.args.timeout)
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {self.args.timeout}s"}
+        wall = time.perf_counter() - t0
+        rows = parse_result(p.stdout)
+        if p.returncode != 0 or not rows:
+            err = (p.stderr.strip().splitlines() or [f"exit status {p.returncode}"])[-1]
+            return {"error": f"exit {p.returncode}: {err}"}
+        for row in rows:
+            if workload.name == "python":
+                row["ns"] = int(wall * 1e9)
+                row["ops"] = 1
+            row["alloc"] = alloc if row.get("variant") != "on" else alloc + "+stats"
+            row["workload"] = workload.name
+            row["wall_s"] = round(wall, 4)
+        return rows
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--quick", action="store_true", help="smoke run: tiny counts, 2 rounds")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--only", default=".", help="regex over workload names")
+    ap.add_argument("--scale", type=float, help="multiplies every operation count")
+    ap.add_argument("--out", help="results directory (default BUILD/bench)")
+    args = ap.parse_args(argv)
+    args.rounds = args.rounds or (2 if args.quick else 9)
+    args.scale = args.scale or (0.02 if args.quick else 1.0)
+    args.py_scale = 0.05 if args.quick else args.scale
+    args.idle_ms = 200 if args.quick else 1000
+    args.timeout = 60 if args.quick else 300
+    args.out = args.out or os.path.join(args.build, "bench")
+    return args
+
+
+def main(argv):
+    args = parse_args(argv)
+    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    runner = Runner(args)
+    workloads = [w for w in WORKLOADS if re.search(args.only, w.name)]
+    if not workloads:
+        sys.exit(f"bench: no workload matches {args.only!r}")
+    meta = report.machine_meta(args)
+    samples, failures = [], []
+    start = time.time()
+    for r in range(args.rounds):
+        for w in workloads:
+            if w.rounds_cap and r >= w.rounds_cap:
+                continue
+            for alloc in w.allocators:
+                got = runner.run(w, alloc)
+                if isinstance(got, dict):
+                    failures.append({"round": r + 1, "workload": w.name, "alloc": alloc, **got})
+                    print(f"bench: FAILED {w.name} / {alloc} (round {r + 1}): {got['error']}",
+                          file=sys.stderr)
+                    continue
+                for row in got:
+                    row["round"] = r + 1
+                samples.extend(got)
+        print(f"bench: round {r + 1}/{args.rounds} done ({time.time() - start:.0f}s)",
+              file=sys.stderr, flush=True)
+    meta["elapsed_s"] = round(time.time() - start, 1)
+    meta["loadavg_end"] = report.loadavg()
+    ok = report.write_all(args.out, meta, workloads, samples, failures)
+    return 0 if ok and not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

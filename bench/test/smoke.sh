@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# bench-smoke: the benchmark harness works (not how fast anything is).
+# Installs the anchors, builds the bench binaries, runs `bench.py --quick`,
+# and checks that every allocator x workload produced results whose content
+# checks ran; then that a broken allocator and a preload that failed to
+# load are both refused. No timing assertions.
+cd "$(dirname "$0")/../.."
+source tests/lib/tap.sh
+BUILD=${BUILD:-build}
+out=$BUILD/bench-smoke
+
+check "anchors installed (scripts/deps.sh bench)" scripts/deps.sh bench || { done_testing; exit 1; }
+check "bench binaries build" make --no-print-directory BUILD="$BUILD" bench-bins || { done_testing; exit 1; }
+
+rm -rf "$out"
+mkdir -p "$out"
+/usr/bin/python3 bench/bench.py --quick --build "$BUILD" --out "$out" >"$out/log" 2>&1
+status=$?
+ok $status "bench.py --quick exits 0 (no failed run, no harness problem)"
+[[ $status -ne 0 ]] && tail -30 "$out/log" | sed 's/^/#   /'
+
+# From results.json, one line per workload: "STATUS description", STATUS 0
+# when every allocator the workload lists has all its runs, each with its
+# content checks done.
+while read -r st desc; do ok "$st" "$desc"; done < <(/usr/bin/python3 - "$out/results.json" <<'PY'
+import json, sys
+sys.path.insert(0, "bench")
+import bench
+try:
+    res = json.load(open(sys.argv[1]))
+except (OSError, ValueError) as e:
+    print(f"1 results.json readable ({e})")
+    sys.exit()
+rounds = res["meta"]["rounds"]
+for w in bench.WORKLOADS:
+    rows = {r["alloc"]: r for r in res["workloads"].get(w.name, {}).get("rows", [])}
+    want = list(w.allocators)
+    if w.name == "stats":
+        want = [x for a in want for x in (a, a + "+stats")]
+    runs = min(rounds, w.rounds_cap or rounds)
+    bad = [a for a in want if rows.get(a, {}).get("runs") != runs or not rows.get(a, {}).get("checks")]
+    print(f"{int(bool(bad))} {w.name}: {len(want)} allocators x {runs} runs, blocks checked"
+          + (f" (missing or unchecked: {', '.join(bad)})" if bad else ""))
+good = res["targets"] and all(isinstance(t["met"], bool) for t in res["targets"])
+print(f"{int(not good)} {len(res['targets'])} targets evaluated, each marked met or missed")
+PY
+)
+
+for f in results.txt results.csv samples.csv; do
+  check "$f written" test -s "$out/$f"
+done
+
+# The checks bite: an allocator that hands out a live block twice aborts.
+err=$(LD_PRELOAD="$PWD/$BUILD/bench/libbroken.so" "$BUILD/bench/bench-malloc" churn 0.05 2>&1 >/dev/null)
+status=$?
+[[ $status -ne 0 && "$err" == *"CONTENT MISMATCH"* ]]
+ok $? "a broken allocator is caught by the content checks (exit $status)"
+err=$(LD_PRELOAD=/nonexistent/libnothing.so "$BUILD/bench/bench-malloc" churn 0.01 2>&1 >/dev/null)
+status=$?
+[[ $status -ne 0 && "$err" == *"not mapped"* ]]
+ok $? "a preload that did not load is refused (exit $status)"
+
+done_testing
