@@ -10,6 +10,11 @@
 #define BUG_REALLOC0_NOT_COUNTED \
     "alloc.c pool_realloc: realloc(p, 0) frees and returns before counting ops.realloc"
 
+#define BUG_STATS_AT_EXIT_STATIC \
+    "report.c: POOLMALLOCSTATS=1 does nothing in a program linked with libpoolalloc.a " \
+    "that calls no pool_stats_print/format: the at-exit destructor lives in report.o, " \
+    "which the static linker leaves out"
+
 #define KNOWN_BUG(cond, bug, ...)                                                    \
     do {                                                                             \
         if (cond)                                                                    \
