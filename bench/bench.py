@@ -167,7 +167,7 @@ def parse_args(argv):
     ap.add_argument("--scale", type=float, help="multiplies every operation count")
     ap.add_argument("--out", help="results directory (default BUILD/bench)")
     args = ap.parse_args(argv)
-    args.rounds = args.rounds or (2 if args.quick else 9)
+    args.rounds = args.rounds or (2 if args.quick else 15)
     args.scale = args.scale or (0.02 if args.quick else 1.0)
     args.py_scale = 0.05 if args.quick else args.scale
     args.idle_ms = 200 if args.quick else 1000

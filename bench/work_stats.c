@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define STATS_PAIRS       10u
-#define STATS_SLICE_STEPS 3000000u   /* replacements per slice (before scaling) */
+#define STATS_PAIRS       8u
+#define STATS_SLICE_STEPS 2500000u   /* replacements per slice (before scaling) */
 #define STATS_PERIOD_MS   100
 
 /* The sampler ticks every STATS_PERIOD_MS on a fixed grid whatever the
