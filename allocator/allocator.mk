@@ -3,8 +3,10 @@
 
 ALLOC_SRC  := $(wildcard allocator/src/*.c)
 ALLOC_OBJ  := $(ALLOC_SRC:allocator/src/%.c=$(BUILD)/obj/alloc/%.o)
-SHIM_OBJ   := $(ALLOC_SRC:allocator/src/%.c=$(BUILD)/obj/shim/%.o) $(BUILD)/obj/shim/shim.o
-ALLOC_CFLAGS := -fvisibility=hidden -Iallocator/src
+SHIM_SRC   := $(wildcard allocator/shim/*.c)
+SHIM_OBJ   := $(ALLOC_SRC:allocator/src/%.c=$(BUILD)/obj/shim/%.o) \
+              $(SHIM_SRC:allocator/shim/%.c=$(BUILD)/obj/shim/shim_%.o)
+ALLOC_CFLAGS := -fvisibility=hidden -Iallocator/src -Iallocator/trace -Iallocator/export
 
 $(BUILD)/obj/alloc/%.o: allocator/src/%.c
 	@mkdir -p $(@D)
@@ -12,7 +14,7 @@ $(BUILD)/obj/alloc/%.o: allocator/src/%.c
 $(BUILD)/obj/shim/%.o: allocator/src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -DPOOL_SHIM -MMD -c $< -o $@
-$(BUILD)/obj/shim/shim.o: allocator/shim/shim.c
+$(BUILD)/obj/shim/shim_%.o: allocator/shim/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -DPOOL_SHIM -MMD -c $< -o $@
 
@@ -22,7 +24,7 @@ $(BUILD)/libpoolalloc.a: $(ALLOC_OBJ)
 $(BUILD)/libpoolalloc.so: $(ALLOC_OBJ)
 	$(CC) -shared -Wl,-soname,libpoolalloc.so.0 -Wl,-Bsymbolic-functions $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/libpoolmalloc.so: $(SHIM_OBJ)
-	$(CC) -shared -Wl,-soname,libpoolmalloc.so -Wl,-Bsymbolic-functions $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libpoolmalloc.so -Wl,-Bsymbolic-functions $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl
 
 $(BUILD)/poolalloc.pc: allocator/poolalloc.pc.in allocator/include/poolalloc.h
 	@mkdir -p $(@D)

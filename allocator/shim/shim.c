@@ -6,18 +6,23 @@
  * allocator" behind large requests is glibc's own (__libc_malloc & co.),
  * reached without dlsym.
  *
- * POOLMALLOC picks the mode once, at the first call:
- *   unset / pymalloc   the pool allocator's inlined fast paths (direct)
- *   malloc, debug, pymalloc_debug, malloc_debug
- *                      through the mem domain, i.e. glibc and/or the hooks
+ * The environment picks the mode once, at the first call:
+ *   POOLMALLOC unset / pymalloc   the pool allocator's inlined fast paths
+ *   POOLMALLOC=malloc, debug, pymalloc_debug, malloc_debug
+ *                                 through the mem domain (glibc and/or hooks)
+ *   POOLMALLOCTRACE=FILE          record every call (trace_writer.c)
+ *   POOLMALLOC_EXPORT=1|DIR       publish statistics (export_writer.c)
  * The mode has to be known before the first block is handed out, since a
  * debug-hooked free must never see a plain block. That first call can come
- * before libc has set up `environ`, so the variable is then read from
+ * before libc has set up `environ`; the variables are then read from
  * /proc/self/environ with plain system calls.
  */
 #define _GNU_SOURCE
 #include "alloc_fast.h"
 #include "domains.h"
+#include "export_writer.h"
+#include "trace_format.h"
+#include "trace_writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,54 +35,62 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-enum { MODE_UNKNOWN = 0, MODE_DIRECT = 1, MODE_DOMAIN = 2 };
+enum { MODE_UNKNOWN = 0, MODE_DIRECT = 1, MODE_SLOW = 2 };
 static _Atomic int shim_mode;
+static bool use_domain, use_trace;
 
 extern char **environ;
 
-/* POOLMALLOC's value, or "" if unset; never allocates. */
-static const char *early_env(void)
+/* The value of `name`, copied into out ("" if unset); never allocates. */
+static const char *early_getenv(const char *name, char *out, size_t len)
 {
+    out[0] = 0;
     if (getauxval(AT_SECURE))
-        return "";   /* set-id programs ignore it, as glibc ignores MALLOC_* */
+        return out;   /* set-id programs ignore us, as glibc ignores MALLOC_* */
+    size_t nlen = strlen(name);
     if (environ) {
-        const char *s = domains_env_name();
-        return s ? s : "";
+        const char *s = getenv(name);
+        if (s)
+            snprintf(out, len, "%s", s);
+        return out;
     }
-    static char buf[8192];
-    static char value[64];
+    static char buf[16384];
     int fd = (int)syscall(SYS_open, "/proc/self/environ", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return "";
+        return out;
     ssize_t n = syscall(SYS_read, fd, buf, sizeof buf - 1);
     syscall(SYS_close, fd);
-    for (ssize_t i = 0; n > 0 && i < n; i += (ssize_t)strlen(buf + i) + 1) {
-        buf[n] = 0;
-        if (strncmp(buf + i, "POOLMALLOC=", 11) == 0) {
-            strncpy(value, buf + i + 11, sizeof value - 1);
-            return value;
-        }
-    }
-    return "";
+    if (n <= 0)
+        return out;
+    buf[n] = 0;
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
+        if (strncmp(buf + i, name, nlen) == 0 && buf[i + (ssize_t)nlen] == '=')
+            snprintf(out, len, "%s", buf + i + nlen + 1);
+    return out;
 }
 
 static NOINLINE int decide_mode(void)
 {
-    const char *s = early_env();
-    int m = (!*s || !strcmp(s, "pymalloc") || !strcmp(s, "default")) ? MODE_DIRECT : MODE_DOMAIN;
-    if (m == MODE_DOMAIN) {
+    static char alloc[64], trace[4096];
+    early_getenv("POOLMALLOC", alloc, sizeof alloc);
+    early_getenv("POOLMALLOCTRACE", trace, sizeof trace);
+    if (*alloc && strcmp(alloc, "pymalloc") != 0 && strcmp(alloc, "default") != 0) {
         pool_ensure_init();   /* applies POOLMALLOC to the domains */
-        if (!strcmp(pool_allocators_name(), "pymalloc"))
-            m = MODE_DIRECT;  /* unknown names were reported and fall back */
+        use_domain = strcmp(pool_allocators_name(), "pymalloc") != 0;
     }
     int expected = MODE_UNKNOWN;
-    atomic_compare_exchange_strong(&shim_mode, &expected, m);
+    if (atomic_load(&shim_mode) == MODE_UNKNOWN) {
+        use_trace = *trace && trace_start(trace);
+        int m = (use_domain || use_trace) ? MODE_SLOW : MODE_DIRECT;
+        if (atomic_compare_exchange_strong(&shim_mode, &expected, m) && use_trace)
+            trace_start_late();
+    }
     return atomic_load(&shim_mode);
 }
 
 /* The common case costs one load and a predicted branch; everything else
- * (the first call, which decides, and the domain mode) is out of line so
- * the fast paths need no stack frame. */
+ * (the first call, the domain mode, tracing) is out of line, so the fast
+ * paths need no stack frame. */
 static inline bool direct(void)
 {
     return likely(atomic_load_explicit(&shim_mode, memory_order_relaxed) == MODE_DIRECT);
@@ -89,24 +102,81 @@ static bool direct_slow(void)
     return (m == MODE_UNKNOWN ? decide_mode() : m) == MODE_DIRECT;
 }
 
-static const pool_allocator_t *mem_domain(pool_allocator_t *buf)
+/* ---- the allocator behind the shim, whatever the mode ----------------------- */
+
+static void *base_malloc(size_t n) { return use_domain ? pool_mem_malloc(n) : fast_malloc(n); }
+
+static void base_free(void *p)
 {
-    pool_get_allocator(POOL_DOMAIN_MEM, buf);
-    return buf;
+    if (use_domain)
+        pool_mem_free(p);
+    else
+        fast_free(p);
 }
+
+static void *base_calloc(size_t n, size_t m)
+{
+    if (!use_domain)
+        return pool_calloc(n, m);
+    size_t total;
+    if (__builtin_mul_overflow(n, m, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return pool_mem_calloc(n, m);
+}
+
+static void *base_realloc(void *p, size_t n)
+{
+    if (!use_domain)
+        return pool_realloc(p, n);
+    if (p && n == 0) {            /* glibc: realloc(p, 0) frees p */
+        pool_mem_free(p);
+        return NULL;
+    }
+    return pool_mem_realloc(p, n);
+}
+
+static void *base_aligned(size_t align, size_t n)
+{
+    if (!use_domain)
+        return pool_aligned_alloc(align, n);
+    if (align == 0 || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    pool_allocator_t a;
+    pool_get_allocator(POOL_DOMAIN_MEM, &a);
+    if (debug_is_hooks(&a))
+        return debug_memalign(&a, align, n);
+    return sys_memalign(align, n);
+}
+
+/* ---- out-of-line paths: first call, domain mode, tracing ------------------------ */
 
 static NOINLINE void *malloc_other(size_t n)
 {
-    return direct_slow() ? fast_malloc(n) : pool_mem_malloc(n);
+    if (direct_slow())
+        return fast_malloc(n);
+    void *p = base_malloc(n);
+    if (use_trace)
+        trace_alloc(TRACE_OP_MALLOC, n, p);
+    return p;
 }
 
 static NOINLINE void free_other(void *p)
 {
-    if (direct_slow())
+    if (direct_slow()) {
         fast_free(p);
-    else
-        pool_mem_free(p);
+        return;
+    }
+    uint64_t t = use_trace && p ? trace_now() : 0;
+    base_free(p);
+    if (use_trace && p)
+        trace_free(p, t);
 }
+
+/* ---- the exported functions --------------------------------------------------------- */
 
 EXPORT void *malloc(size_t n)
 {
@@ -127,23 +197,22 @@ EXPORT void *calloc(size_t n, size_t m)
 {
     if (direct_slow())
         return pool_calloc(n, m);
+    void *p = base_calloc(n, m);
     size_t total;
-    if (__builtin_mul_overflow(n, m, &total)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return pool_mem_calloc(n, m);
+    if (use_trace)
+        trace_alloc(TRACE_OP_CALLOC, __builtin_mul_overflow(n, m, &total) ? SIZE_MAX : total, p);
+    return p;
 }
 
 EXPORT void *realloc(void *p, size_t n)
 {
     if (direct_slow())
         return pool_realloc(p, n);
-    if (p && n == 0) {            /* glibc: realloc(p, 0) frees p */
-        pool_mem_free(p);
-        return NULL;
-    }
-    return pool_mem_realloc(p, n);
+    uint64_t t = use_trace ? trace_now() : 0;
+    void *q = base_realloc(p, n);
+    if (use_trace)
+        trace_realloc(p, n, q, t);
+    return q;
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t m)
@@ -160,14 +229,10 @@ static void *aligned(size_t align, size_t n)
 {
     if (direct_slow())
         return pool_aligned_alloc(align, n);
-    if (align == 0 || (align & (align - 1))) {
-        errno = EINVAL;
-        return NULL;
-    }
-    pool_allocator_t a;
-    if (debug_is_hooks(mem_domain(&a)))
-        return debug_memalign(&a, align, n);
-    return sys_memalign(align, n);
+    void *p = base_aligned(align, n);
+    if (use_trace)
+        trace_aligned(align, n, p);
+    return p;
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
@@ -210,10 +275,25 @@ EXPORT size_t malloc_usable_size(void *p)
 {
     if (!p)
         return 0;
-    if (direct_slow())
+    if (direct_slow() || !use_domain)
         return pool_usable_size(p);
     pool_allocator_t a;
-    if (debug_is_hooks(mem_domain(&a)))
+    pool_get_allocator(POOL_DOMAIN_MEM, &a);
+    if (debug_is_hooks(&a))
         return debug_block_size(p);
     return sys_usable_size(p);
+}
+
+/* ---- process start and end ------------------------------------------------------------- */
+
+__attribute__((constructor)) static void shim_init(void)
+{
+    direct_slow();        /* decide the mode now if nothing allocated yet */
+    export_start();       /* POOLMALLOC_EXPORT: needs a thread, so not earlier */
+}
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+    export_stop();
+    trace_stop();
 }
