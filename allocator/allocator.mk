@@ -43,3 +43,18 @@ install-allocator: $(ALLOC_LIBS) $(BUILD)/poolalloc.pc
 	install -m 755 $(BUILD)/libpoolmalloc.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 allocator/include/poolalloc.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/poolalloc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+# Readers for what the shim writes (traces, statistics segments), for the
+# daemon and the tools: build/libpoolreaders.a with -Iallocator/trace
+# -Iallocator/export.
+READERS_SRC := allocator/trace/trace_reader.c allocator/export/export_reader.c
+READERS_OBJ := $(READERS_SRC:allocator/%.c=$(BUILD)/obj/readers/%.o)
+READERS_CFLAGS := -Iallocator/trace -Iallocator/export
+
+$(BUILD)/obj/readers/%.o: allocator/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(READERS_CFLAGS) -MMD -c $< -o $@
+$(BUILD)/libpoolreaders.a: $(READERS_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+all: $(BUILD)/libpoolreaders.a
