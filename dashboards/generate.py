@@ -313,7 +313,7 @@ def overview():
         timeseries("Where the arena bytes go", "Every mapped arena byte by kind, stacked; the stack's top is exactly the mapped total.",
                    "bytes", [target("sum by (kind) (%s)" % sel("poold_arena_bytes"), "{{kind}}")],
                    stack=True, overrides=[color(k, c) for k, c in KIND_COLORS]),
-        timeseries("Fragmentation ratio", "Bytes in pools serving a class divided by allocated bytes, over time; the dashed lines are the warning levels.",
+        timeseries("Fragmentation ratio over time", "Bytes in pools serving a class divided by allocated bytes, over time; the dashed lines are the warning levels.",
                    "none", [target(sel("poold_fragmentation_ratio"), "{{instance}}")],
                    decimals=2, steps=FRAG_STEPS, threshold_lines=True),
         timeseries("Memory not in use, by kind", "The non-allocated arena bytes: free blocks in partly used pools, empty pools, untouched and returned pools, and overheads.",
@@ -323,7 +323,7 @@ def overview():
 
     b.row("Arenas and pools")
     b.add(
-        timeseries("Arenas", "Arenas mapped now against the high-water mark; a line that only climbs means arenas are never released.",
+        timeseries("Arenas over time", "Arenas mapped now against the high-water mark; a line that only climbs means arenas are never released.",
                    "short", [target(sel("poold_arenas"), "current {{instance}}"),
                              target(sel("poold_arenas_highwater"), "high-water {{instance}}")],
                    w=8, decimals=0),
@@ -397,7 +397,7 @@ def overview():
 
     b.row("Scrape and HTTP health")
     b.add(
-        timeseries("Target up", "1 when Prometheus's scrape of poold succeeded, 0 when it failed.",
+        timeseries("Target up over time", "1 when Prometheus's scrape of poold succeeded, 0 when it failed.",
                    "none", [target(sel("up"), "{{instance}}")], w=6, min=0, max=1,
                    decimals=0, legend_calcs=("lastNotNull", "min")),
         timeseries("Scrape duration", "How long a scrape takes, as Prometheus sees it and as poold measures its own rendering.",

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# dash-e2e: poold (fragmenting workload) and a real Prometheus, both on free
+# loopback ports with temporary storage; Prometheus scrapes poold every second
+# with the shipped job and rules; then every panel query of every dashboard and
+# every alert rule runs through Prometheus's HTTP API (e2e_queries.py).
+cd "$(dirname "$0")/../.."
+source tests/lib/tap.sh
+BUILD=${BUILD:-build}
+POOLD=$BUILD/poold
+
+tmp=$(mktemp -d /tmp/poold-dash-e2e.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# wait_http URL SECONDS PID: until URL answers 2xx, or PID dies.
+wait_http() {
+  local deadline=$((SECONDS + $2))
+  while ((SECONDS < deadline)); do
+    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+
+if [[ ! -x $POOLD ]]; then
+  make --no-print-directory "$POOLD" >"$tmp/make.log" 2>&1
+fi
+if [[ ! -x $POOLD ]]; then
+  skip "end-to-end dashboard queries" "$POOLD does not exist and could not be built (make $POOLD: $(tail -1 "$tmp/make.log"))"
+  done_testing; exit
+fi
+prometheus=$(command -v prometheus || echo /usr/bin/prometheus)
+if [[ ! -x $prometheus ]]; then
+  ok 1 "prometheus is installed (Debian package prometheus: scripts/deps.sh test)"
+  done_testing; exit
+fi
+
+# ---- poold ------------------------------------------------------------------
+pport=$(free_port)
+"$POOLD" --web.listen-address="127.0.0.1:$pport" --workload=fragmenter \
+  --workload.threads=2 --workload.max-bytes=$((64 << 20)) >"$tmp/poold.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$pport/metrics" 20 "${pids[0]}"
+if ! ok $? "poold serves /metrics on 127.0.0.1:$pport (--workload=fragmenter)"; then
+  tail -20 "$tmp/poold.log" | sed 's/^/#   /'
+  done_testing; exit
+fi
+
+# ---- Prometheus, configured from the shipped example -----------------------
+qport=$(free_port)
+job=$(python3 - "$tmp/prometheus.yml" "127.0.0.1:$pport" <<'EOF'
+# The shipped config with a 1 s interval, this poold as the only target and
+# the rules files by absolute path; prints the job name.
+import glob, os, sys, yaml
+out, target = sys.argv[1:3]
+with open("dashboards/prometheus.yml") as f:
+    cfg = yaml.safe_load(f)
+cfg["global"].update(scrape_interval="1s", evaluation_interval="1s", scrape_timeout="1s")
+cfg["rule_files"] = [os.path.abspath(os.path.join("dashboards", r)) for r in cfg.get("rule_files", [])]
+cfg.pop("alerting", None)
+job = next(s for s in cfg["scrape_configs"] if s.get("job_name") == "poold")
+job["static_configs"] = [{"targets": [target]}]
+cfg["scrape_configs"] = [job]
+with open(out, "w") as f:
+    yaml.safe_dump(cfg, f)
+print(job["job_name"])
+EOF
+)
+check "the generated Prometheus config passes promtool" promtool check config "$tmp/prometheus.yml"
+"$prometheus" --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/data" \
+  --web.listen-address="127.0.0.1:$qport" --log.level=warn >"$tmp/prometheus.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$qport/-/ready" 60 "${pids[1]}"
+if ! ok $? "Prometheus is ready on 127.0.0.1:$qport"; then
+  tail -20 "$tmp/prometheus.log" | sed 's/^/#   /'
+  done_testing; exit
+fi
+
+# ---- every panel query and every rule ---------------------------------------
+python3 tests/dashboards/e2e_queries.py "http://127.0.0.1:$qport" \
+  "http://127.0.0.1:$pport" "$job" "127.0.0.1:$pport" >"$tmp/queries.out" 2>&1
+status=$?
+while IFS=$'\t' read -r verdict what details; do
+  case "$verdict" in
+    PASS) ok 0 "$what" ;;
+    FAIL) ok 1 "$what"; [[ -n "$details" ]] && diag "  $details" ;;
+    \#*)  echo "$verdict" ;;
+  esac
+done <"$tmp/queries.out"
+ok $status "e2e_queries.py ran to the end"
+[[ $status -ne 0 ]] && tail -15 "$tmp/queries.out" | sed 's/^/#   /'
+
+kill -0 "${pids[0]}" 2>/dev/null
+ok $? "poold is still running after the queries"
+done_testing
