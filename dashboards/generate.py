@@ -454,7 +454,7 @@ def details():
 
     b.row("Giving memory back")
     b.add(
-        stat("Purge delay", "How long an empty pool stays resident before its pages are given back (-1: never).",
+        stat("Purge delay", "How long an empty pool stays resident before its pages are given back (+Inf: never).",
              "s", [target(sel("poold_purge_delay_seconds"), "{{instance}}")], w=4, h=8, graph=False),
         timeseries("Purges", "madvise calls per second that give empty pools' pages back to the kernel.",
                    "cps", [target(rate("poold_purges_total"), "{{instance}}")], w=10),
