@@ -351,10 +351,10 @@ def overview():
 
     b.row("Allocation activity")
     b.add(
-        heatmap("Allocation size distribution", "Allocation requests per second by requested size (histogram buckets); shows which classes, or the large path, the load hits.",
+        heatmap("Allocation size distribution", "Allocations per second by size (small ones at their class's block size, large ones as requested); shows which classes, or the large path, the load hits.",
                 "ops", "bytes", [target(ALLOC_SIZE_RATE, "{{le}}", fmt="heatmap")],
                 w=8, h=9, scheme="Blues"),
-        timeseries("Allocation size percentiles", "Median, 90th and 99th percentile request size, estimated from the histogram.",
+        timeseries("Allocation size percentiles", "Median, 90th and 99th percentile allocation size (block size for small requests), estimated from the histogram.",
                    "bytes", [target("histogram_quantile(%s, %s)" % (q, ALLOC_SIZE_RATE), "p%s" % n)
                              for q, n in (("0.5", "50"), ("0.9", "90"), ("0.99", "99"))],
                    w=8, h=9),
