@@ -9,3 +9,5 @@ TEST_BINS   += $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpoolalloc.a tests/lib/tap.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD $< $(BUILD)/libpoolalloc.a $(LDFLAGS) $(LDLIBS) -o $@
+
+include tests/alloc.mk
