@@ -15,4 +15,4 @@ $(STRESS_BINS): $(BUILD)/tests/%: tests/stress/%.c $(BUILD)/libpoolalloc.a
 # Not linked with the allocator: the shim comes in through LD_PRELOAD.
 $(SHIM_PROGS): $(BUILD)/tests/shim/%: tests/shim/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/lib -MMD $< $(LDFLAGS) $(LDLIBS) -ldl -o $@
+	$(CC) $(CFLAGS) -Itests/lib -Iallocator/include -MMD $< $(LDFLAGS) $(LDLIBS) -ldl -o $@

@@ -78,7 +78,7 @@ static void test_phases(void)
     STATS_NOW(moved, "after realloc into the next class");
     OK(moved.classes[0].blocks_allocated == base.classes[0].blocks_allocated,
        "class 0 emptied by the reallocs");
-    OK(moved.large_allocations - base.large_allocations == PER_CLASS / 2,
+    OK(moved.large_allocations - base.large_allocations >= PER_CLASS / 2,
        "the last class's blocks moved to the system allocator");
     OK_STATS(stats_quiescent, &moved, "after realloc: live blocks = mallocs - frees");
 
