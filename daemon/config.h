@@ -1,0 +1,25 @@
+/* Building the options: defaults, then the config file, then the command
+ * line (flags override the file). Used at start-up and again on SIGHUP. */
+#ifndef POOLD_CONFIG_H
+#define POOLD_CONFIG_H
+
+#include "options.h"
+
+enum config_action { ACTION_RUN, ACTION_HELP, ACTION_VERSION };
+
+/* Returns 0, or -1 with a message in err that names the flag
+ * ("--workload.threads: invalid value ...") or the file and line
+ * ("/etc/poold/poold.conf:3: unknown key \"x\""). */
+int config_build(int argc, char **argv, options_t *out, enum config_action *action,
+                 char *err, size_t errlen);
+
+/* The config file format, from memory: key = value lines. */
+int conffile_parse(const char *text, size_t len, const char *filename, options_t *o,
+                   char *err, size_t errlen);
+/* Reads and applies a file. A missing file is an error only if required. */
+int conffile_load(const char *path, bool required, options_t *o, char *err, size_t errlen);
+
+/* --help text, to stdout. */
+void config_print_help(const char *argv0);
+
+#endif

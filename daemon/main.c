@@ -1,0 +1,328 @@
+/* poold: start-up, the main loop (signals, status, watchdog) and shutdown.
+ *
+ * Every signal poold handles is blocked in all threads and taken
+ * synchronously here with sigtimedwait, so handlers are ordinary code. The
+ * loop wakes a few times a second to sample the workload's progress, to
+ * update systemd's STATUS= line and to feed the watchdog. */
+#define _GNU_SOURCE
+#include "auth.h"
+#include "config.h"
+#include "http.h"
+#include "listen.h"
+#include "log.h"
+#include "sd.h"
+#include "status.h"
+#include "webconfig.h"
+#include "workload.h"
+
+#include <errno.h>
+#include <poolalloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TICK_MS        250
+#define STATUS_MS      5000
+#define EXIT_USAGE     2
+
+typedef struct {
+    int       argc;
+    char    **argv;
+    options_t opts;
+    char      serving[256];      /* the addresses, for STATUS= */
+    uint64_t  watchdog_ms;       /* ping interval (half of systemd's), 0: none */
+    int64_t   next_ping_ms, next_status_ms;
+    uint64_t  progress_at_ping;
+} daemon_t;
+
+/* ---- settings applied at start and on reload ----------------------------------------- */
+
+static void apply_logging(const options_t *o)
+{
+    int format = o->log_format;
+    if (!opt_is_explicit(o, "log.format") && log_stderr_is_journal())
+        format = LOG_FMT_JOURNAL;
+    log_setup(o->log_level, format);
+}
+
+static workload_config_t workload_config(const options_t *o)
+{
+    return (workload_config_t){ o->workload, o->workload_threads, o->workload_rate,
+                                o->workload_max_bytes };
+}
+
+static int start_workload(const options_t *o)
+{
+    workload_config_t wc = workload_config(o);
+    if (workload_start(&wc) != 0) {
+        log_error("cannot start the workload", "workload", o->workload);
+        return -1;
+    }
+    char threads[16], rate[24], max[24];
+    snprintf(threads, sizeof threads, "%u", o->workload_threads);
+    snprintf(rate, sizeof rate, "%llu", (unsigned long long)o->workload_rate);
+    snprintf(max, sizeof max, "%llu", (unsigned long long)o->workload_max_bytes);
+    log_info("workload started", "workload", o->workload, "threads", threads, "rate", rate,
+             "max_bytes", max);
+    return 0;
+}
+
+static int load_web_config(const options_t *o, webconfig_t *wc, char *err, size_t errlen)
+{
+    if (webconfig_load(o->web_config_file, wc, err, errlen) != 0)
+        return -1;
+    if (auth_set_users(wc->users, wc->n_users) != 0) {
+        snprintf(err, errlen, "%s: cannot install basic_auth_users", o->web_config_file);
+        webconfig_free(wc);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- start-up ------------------------------------------------------------------------- */
+
+static int open_listeners(daemon_t *d, int *fds, size_t *n, char *err, size_t errlen)
+{
+    const options_t *o = &d->opts;
+    *n = 0;
+    if (o->systemd_socket) {
+        if (opt_is_explicit(o, "web.listen-address"))
+            log_info("--web.listen-address is ignored with --web.systemd-socket");
+        int got = listen_systemd(fds, MAX_LISTEN, err, errlen);
+        if (got < 0)
+            return -1;
+        *n = (size_t)got;
+    } else {
+        for (unsigned i = 0; i < o->n_listen; i++, (*n)++)
+            if ((fds[i] = listen_open(o->listen[i], err, errlen)) < 0) {
+                while (*n)
+                    close(fds[--*n]);
+                return -1;
+            }
+    }
+    for (size_t i = 0; i < *n; i++) {
+        char where[128];
+        listen_describe(fds[i], where, sizeof where);
+        log_info("listening", "address", where, "systemd_socket", o->systemd_socket ? "true" : "false");
+        size_t used = strlen(d->serving);
+        snprintf(d->serving + used, sizeof d->serving - used, "%s%s", i ? " " : "", where);
+    }
+    return 0;
+}
+
+static int start_http(daemon_t *d, const webconfig_t *wc)
+{
+    int fds[MAX_LISTEN];
+    size_t n;
+    char err[512];
+    if (open_listeners(d, fds, &n, err, sizeof err) != 0) {
+        log_error("cannot listen", "error", err);
+        return -1;
+    }
+    http_set_max_requests(d->opts.max_requests);
+    http_settings_t hs = {
+        .fds = fds, .n_fds = n, .telemetry_path = d->opts.telemetry_path,
+        .max_connections = d->opts.max_connections,
+        .max_connections_per_ip = d->opts.max_connections_per_ip,
+        .timeout_seconds = (unsigned)((d->opts.connection_timeout_ms + 999) / 1000),
+        .web = wc,
+    };
+    if (http_start(&hs, err, sizeof err) != 0) {
+        log_error("cannot start the HTTP server", "error", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, set, NULL);   /* threads created later inherit this */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- status, health, watchdog ----------------------------------------------------------- */
+
+static void status_line(const daemon_t *d, char *out, size_t len)
+{
+    workload_stats_t w;
+    pool_stats_t st;
+    workload_read(&w);
+    pool_stats_get(&st);
+    snprintf(out, len, "Serving %s; workload %s (%u threads), %.1f MiB live in %llu arenas",
+             d->serving, w.profile, w.threads, (double)(w.live_bytes > 0 ? w.live_bytes : 0) / 1048576.0,
+             (unsigned long long)st.arenas_current);
+}
+
+/* Pings only when the workload moved since the last ping (or has no
+ * threads by design) and every HTTP server answered a request through its
+ * own polling thread: a hung poold stops pinging and systemd restarts it. */
+static void feed_watchdog(daemon_t *d, int64_t now)
+{
+    if (!d->watchdog_ms || now < d->next_ping_ms)
+        return;
+    d->next_ping_ms = now + (int64_t)d->watchdog_ms;
+    uint64_t progress = workload_progress();
+    bool workload_ok = workload_idle() || progress != d->progress_at_ping;
+    int timeout = d->watchdog_ms / 2 < 1000 ? (int)(d->watchdog_ms / 2) : 1000;
+    bool http_ok = http_probe(timeout);
+    if (workload_ok && http_ok) {
+        d->progress_at_ping = progress;
+        sd_tell_watchdog();
+    } else {
+        log_warn("not feeding the watchdog", "workload_progressing", workload_ok ? "true" : "false",
+                 "http_answering", http_ok ? "true" : "false");
+    }
+}
+
+static void tick(daemon_t *d)
+{
+    int64_t now = status_now_ms();
+    status_tick();
+    feed_watchdog(d, now);
+    if (now >= d->next_status_ms) {
+        char line[512];
+        status_line(d, line, sizeof line);
+        sd_tell_status(line);
+        d->next_status_ms = now + STATUS_MS;
+    }
+}
+
+/* ---- reload -------------------------------------------------------------------------- */
+
+static void warn_restart_needed(const options_t *old, const options_t *fresh)
+{
+    for (size_t i = 0; i < flag_count; i++) {
+        const flag_t *f = &flag_table[i];
+        if (!f->reloadable && f->kind != FK_ACTION && opt_differs(old, fresh, f))
+            log_warn("setting changed; it takes effect at the next start", "flag", f->name);
+    }
+}
+
+static bool workload_changed(const options_t *a, const options_t *b)
+{
+    static const char *const names[] = { "workload", "workload.threads", "workload.rate",
+                                         "workload.max-bytes" };
+    for (size_t i = 0; i < 4; i++)
+        if (opt_differs(a, b, flag_find(names[i], strlen(names[i]))))
+            return true;
+    return false;
+}
+
+static void reload(daemon_t *d)
+{
+    sd_tell_reloading();
+    log_info("reloading the configuration");
+    options_t fresh;
+    enum config_action action;
+    webconfig_t wc;
+    char err[512];
+    if (config_build(d->argc, d->argv, &fresh, &action, err, sizeof err) != 0 ||
+        (load_web_config(&fresh, &wc, err, sizeof err) != 0 && (options_free(&fresh), 1))) {
+        log_error("reload failed; keeping the running configuration", "error", err);
+        status_reload_result(false);
+    } else {
+        webconfig_free(&wc);
+        warn_restart_needed(&d->opts, &fresh);
+        apply_logging(&fresh);
+        http_set_max_requests(fresh.max_requests);
+        pool_set_purge_delay_ms(fresh.purge_delay_ms);
+        if (workload_changed(&d->opts, &fresh)) {
+            workload_stop();
+            start_workload(&fresh);
+        }
+        options_free(&d->opts);
+        d->opts = fresh;
+        status_reload_result(true);
+        log_info("configuration reloaded");
+    }
+    char line[512];
+    status_line(d, line, sizeof line);
+    sd_tell_ready(line);
+}
+
+/* ---- main ------------------------------------------------------------------------------- */
+
+static int run(daemon_t *d)
+{
+    sigset_t set;
+    block_signals(&set);
+    status_init();
+    pool_set_purge_delay_ms(d->opts.purge_delay_ms);
+    webconfig_t wc;
+    char err[512];
+    if (load_web_config(&d->opts, &wc, err, sizeof err) != 0) {
+        log_error("bad web configuration", "error", err);
+        return EXIT_USAGE;
+    }
+    int rc = start_http(d, &wc);
+    webconfig_free(&wc);
+    if (rc != 0 || start_workload(&d->opts) != 0) {
+        http_stop();
+        auth_shutdown();
+        return 1;
+    }
+    d->watchdog_ms = sd_watchdog_usec() / 2000;
+    char line[512];
+    status_line(d, line, sizeof line);
+    sd_tell_ready(line);
+    log_info("ready", "version", POOLD_VERSION);
+
+    for (;;) {
+        struct timespec ts = { 0, TICK_MS * 1000000L };
+        if (d->watchdog_ms && d->watchdog_ms < 2 * TICK_MS)
+            ts.tv_nsec = (long)d->watchdog_ms / 2 * 1000000L;
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        if (sig == SIGHUP)
+            reload(d);
+        if (sig == SIGUSR2 && d->opts.debug_wedge_on_sigusr2) {
+            log_warn("SIGUSR2: wedging the workload threads (--debug.wedge-on-sigusr2)");
+            workload_wedge();
+        }
+        tick(d);
+    }
+    sd_tell_stopping();
+    log_info("stopping");
+    http_stop();
+    workload_stop();
+    auth_shutdown();
+    log_info("stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    daemon_t d = { .argc = argc, .argv = argv };
+    enum config_action action;
+    char err[512];
+    if (config_build(argc, argv, &d.opts, &action, err, sizeof err) != 0) {
+        fprintf(stderr, "poold: %s\n", err);
+        fprintf(stderr, "Try 'poold --help'.\n");
+        return EXIT_USAGE;
+    }
+    if (action == ACTION_HELP) {
+        config_print_help(argv[0]);
+    } else if (action == ACTION_VERSION) {
+        printf("poold version %s (poolalloc %s)\n", POOLD_VERSION, POOLALLOC_VERSION);
+    } else {
+        apply_logging(&d.opts);
+        log_info("starting poold", "version", POOLD_VERSION, "config", d.opts.config_file,
+                 "allocators", pool_allocators_name());
+        if (geteuid() == 0)
+            log_warn("running as root; poold needs no privileges");
+        int rc = run(&d);
+        options_free(&d.opts);
+        return rc;
+    }
+    options_free(&d.opts);
+    return 0;
+}

@@ -1,0 +1,288 @@
+/* The metric families of /metrics. Names are a contract with dashboards and
+ * tests: add families, never rename one. */
+#include "metrics.h"
+#include "http_stats.h"
+#include "procstats.h"
+#include "status.h"
+#include "workload.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    pool_stats_t     pool;
+    workload_stats_t wl;
+    proc_stats_t     proc;
+    struct timespec  started;
+    char             size[POOL_NUM_CLASSES][8];   /* "16" ... "512" */
+} scrape_t;
+
+double metrics_fragmentation_ratio(const pool_stats_t *st)
+{
+    const pool_bytes_t *b = &st->bytes;
+    if (b->allocated == 0)
+        return 0;
+    return (double)(b->allocated + b->free_blocks + b->pool_headers + b->quantization) /
+           (double)b->allocated;
+}
+
+/* A family with a single unlabelled sample. */
+static void one_u64(expo_t *e, const char *name, metric_type_t t, const char *help, uint64_t v)
+{
+    expo_family(e, name, t, help);
+    expo_u64(e, NULL, NULL, 0, v);
+}
+
+static void one_f64(expo_t *e, const char *name, metric_type_t t, const char *help, double v)
+{
+    expo_family(e, name, t, help);
+    expo_f64(e, NULL, NULL, 0, v);
+}
+
+static void arenas(expo_t *e, const pool_stats_t *st)
+{
+    one_u64(e, "poold_arenas", MT_GAUGE, "Arenas currently mapped.", st->arenas_current);
+    one_u64(e, "poold_arenas_allocated_total", MT_COUNTER, "Arenas mapped since start.",
+            st->arenas_allocated_total);
+    one_u64(e, "poold_arenas_released_total", MT_COUNTER,
+            "Arenas given back to the kernel since start.", st->arenas_released_total);
+    one_u64(e, "poold_arenas_highwater", MT_GAUGE, "Most arenas mapped at once.",
+            st->arenas_highwater);
+    one_u64(e, "poold_arena_size_bytes", MT_GAUGE, "Size of one arena.", st->arena_size);
+    one_u64(e, "poold_pool_size_bytes", MT_GAUGE, "Size of one pool.", st->pool_size);
+}
+
+static void byte_breakdown(expo_t *e, const pool_stats_t *st)
+{
+    const pool_bytes_t *b = &st->bytes;
+    const struct { const char *kind; uint64_t v; } kinds[] = {
+        { "allocated", b->allocated },       { "free_blocks", b->free_blocks },
+        { "empty_pools", b->empty_pools },   { "untouched", b->untouched },
+        { "pool_headers", b->pool_headers }, { "quantization", b->quantization },
+        { "alignment", b->alignment },       { "returned", b->returned },
+    };
+    expo_family(e, "poold_arena_bytes", MT_GAUGE,
+                "Where the mapped arena bytes are; the kinds sum to "
+                "poold_arenas * poold_arena_size_bytes.");
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        expo_u64(e, NULL, &(label_t){ "kind", kinds[i].kind }, 1, kinds[i].v);
+
+    const struct { const char *state; uint64_t v; } pools[] = {
+        { "used", st->pools_used }, { "empty", st->pools_empty },
+        { "untouched", st->pools_untouched }, { "returned", st->pools_returned },
+    };
+    expo_family(e, "poold_pools", MT_GAUGE, "Pools in mapped arenas, by state.");
+    for (size_t i = 0; i < 4; i++)
+        expo_u64(e, NULL, &(label_t){ "state", pools[i].state }, 1, pools[i].v);
+
+    one_f64(e, "poold_fragmentation_ratio", MT_GAUGE,
+            "Bytes in pools serving a size class (allocated + free blocks + pool headers + "
+            "quantization) divided by allocated bytes; 0 when nothing is allocated.",
+            metrics_fragmentation_ratio(st));
+}
+
+/* Per-class families: one sample per size class, always all of them. */
+static void size_classes(expo_t *e, const scrape_t *s)
+{
+    const pool_stats_t *st = &s->pool;
+    const struct { const char *name; metric_type_t t; const char *help; size_t off; } fams[] = {
+        { "poold_size_class_pools", MT_GAUGE, "Pools serving each size class.",
+          offsetof(pool_class_stats_t, pools) },
+        { "poold_size_class_full_pools", MT_GAUGE, "Pools of each size class with no free block.",
+          offsetof(pool_class_stats_t, pools_full) },
+        { "poold_size_class_allocations_total", MT_COUNTER,
+          "Blocks handed out from each size class.", offsetof(pool_class_stats_t, mallocs) },
+        { "poold_size_class_frees_total", MT_COUNTER, "Blocks given back to each size class.",
+          offsetof(pool_class_stats_t, frees) },
+    };
+    for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+        expo_family(e, fams[f].name, fams[f].t, fams[f].help);
+        for (unsigned c = 0; c < st->num_classes; c++) {
+            uint64_t v;
+            memcpy(&v, (const char *)&st->classes[c] + fams[f].off, sizeof v);
+            expo_u64(e, NULL, &(label_t){ "size", s->size[c] }, 1, v);
+        }
+    }
+    expo_family(e, "poold_size_class_blocks", MT_GAUGE,
+                "Blocks in the pools of each size class, allocated or free.");
+    for (unsigned c = 0; c < st->num_classes; c++) {
+        label_t l[2] = { { "size", s->size[c] }, { "state", "allocated" } };
+        expo_u64(e, NULL, l, 2, st->classes[c].blocks_allocated);
+        l[1].value = "free";
+        expo_u64(e, NULL, l, 2, st->classes[c].blocks_free);
+    }
+}
+
+/* Small requests are counted at their class's block size, large ones at
+ * the size requested; buckets are the class sizes, then the large bounds. */
+static void size_histogram(expo_t *e, const pool_stats_t *st)
+{
+    double bounds[POOL_NUM_CLASSES + POOL_LARGE_BUCKETS - 1];
+    uint64_t cum[POOL_NUM_CLASSES + POOL_LARGE_BUCKETS - 1], count = 0;
+    double sum = 0;
+    size_t n = 0;
+    for (unsigned c = 0; c < st->num_classes; c++, n++) {
+        count += st->classes[c].mallocs;
+        sum += (double)st->classes[c].mallocs * st->classes[c].size;
+        bounds[n] = st->classes[c].size;
+        cum[n] = count;
+    }
+    for (unsigned i = 0; i < POOL_LARGE_BUCKETS - 1; i++, n++) {
+        count += st->large_hist[i];
+        bounds[n] = (double)pool_large_bucket_bounds[i];
+        cum[n] = count;
+    }
+    count += st->large_hist[POOL_LARGE_BUCKETS - 1];
+    sum += (double)st->large_bytes_total;
+    expo_family(e, "poold_allocation_size_bytes", MT_HISTOGRAM,
+                "Sizes of the allocations granted: small requests at their size class's "
+                "block size, large ones at the size requested.");
+    expo_histogram(e, bounds, cum, n, sum, count);
+}
+
+static void large_and_ops(expo_t *e, const pool_stats_t *st)
+{
+    one_u64(e, "poold_large_allocations", MT_GAUGE,
+            "Live blocks above the small-request threshold (served by the system allocator).",
+            st->large_allocations);
+    one_u64(e, "poold_large_bytes", MT_GAUGE, "Usable bytes of the live large blocks.",
+            st->large_bytes);
+    one_u64(e, "poold_large_allocations_total", MT_COUNTER_CLASHING, "Large blocks handed out.",
+            st->large_mallocs);
+    const pool_ops_t *o = &st->ops;
+    const struct { const char *op; uint64_t v; } ops[] = {
+        { "malloc", o->malloc },   { "free", o->free },
+        { "calloc", o->calloc },   { "realloc", o->realloc },
+        { "realloc_inplace", o->realloc_inplace }, { "aligned", o->aligned },
+        { "remote_free", o->remote_free }, { "failed", o->failed },
+    };
+    expo_family(e, "poold_operations_total", MT_COUNTER, "Allocator calls, by operation.");
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        expo_u64(e, NULL, &(label_t){ "op", ops[i].op }, 1, ops[i].v);
+    one_u64(e, "poold_purges_total", MT_COUNTER, "Calls that gave pool pages back (madvise).",
+            st->purges);
+    one_u64(e, "poold_purged_bytes_total", MT_COUNTER, "Bytes of pool pages given back.",
+            st->purged_bytes);
+    one_f64(e, "poold_purge_delay_seconds", MT_GAUGE,
+            "How long an empty pool stays resident before its pages are given back "
+            "(+Inf: never).", st->purge_delay_ms < 0 ? 1.0 / 0.0 : (double)st->purge_delay_ms / 1000);
+    one_u64(e, "poold_thread_heaps", MT_GAUGE, "Thread heaps in existence.", st->heaps);
+    one_u64(e, "poold_thread_heaps_abandoned", MT_GAUGE,
+            "Heaps whose thread exited, waiting for a thread to adopt them.", st->heaps_abandoned);
+}
+
+static void workload(expo_t *e, const workload_stats_t *w)
+{
+    expo_family(e, "poold_workload_info", MT_GAUGE, "The workload profile running (value 1).");
+    expo_u64(e, NULL, &(label_t){ "workload", w->profile }, 1, 1);
+    one_u64(e, "poold_workload_threads", MT_GAUGE, "Workload threads running.", w->threads);
+    one_u64(e, "poold_workload_live_bytes", MT_GAUGE, "Bytes the workload holds (as requested).",
+            (uint64_t)(w->live_bytes > 0 ? w->live_bytes : 0));
+    one_u64(e, "poold_workload_live_blocks", MT_GAUGE, "Blocks the workload holds.",
+            (uint64_t)(w->live_blocks > 0 ? w->live_blocks : 0));
+    one_u64(e, "poold_workload_max_bytes", MT_GAUGE, "The cap on the workload's live bytes.",
+            w->max_bytes);
+    one_u64(e, "poold_workload_rate", MT_GAUGE,
+            "Target workload operations per second (0: unlimited).", w->rate);
+    expo_family(e, "poold_workload_operations_total", MT_COUNTER,
+                "Workload allocations and frees.");
+    expo_u64(e, NULL, &(label_t){ "op", "alloc" }, 1, w->allocs);
+    expo_u64(e, NULL, &(label_t){ "op", "free" }, 1, w->frees);
+    one_u64(e, "poold_workload_alloc_failures_total", MT_COUNTER,
+            "Workload allocations refused (live-bytes cap or allocator failure).",
+            w->alloc_failures);
+    one_u64(e, "poold_workload_corruptions_total", MT_COUNTER,
+            "Workload blocks whose fill pattern had changed when they were freed.", w->corruptions);
+    one_u64(e, "poold_workload_handoffs_total", MT_COUNTER,
+            "Blocks passed to another workload thread to be freed there.", w->handoffs);
+    one_u64(e, "poold_workload_starts_total", MT_COUNTER,
+            "Times the workload was started (start-up and reloads that changed it).", w->starts);
+}
+
+static void http_and_build(expo_t *e)
+{
+    expo_family(e, "poold_http_requests_total", MT_COUNTER, "HTTP requests answered, by status code.");
+    for (size_t i = 0; i < http_code_count; i++) {
+        char code[8];
+        snprintf(code, sizeof code, "%u", http_codes[i]);
+        expo_u64(e, NULL, &(label_t){ "code", code }, 1, http_stats_requests(i));
+    }
+    one_u64(e, "poold_http_requests_in_flight", MT_GAUGE,
+            "HTTP requests being served, this scrape included.", (uint64_t)http_stats_inflight());
+    bool ok;
+    double when;
+    status_reload_read(&ok, &when);
+    one_u64(e, "poold_config_last_reload_successful", MT_GAUGE,
+            "1 when the last configuration reload worked.", ok);
+    one_f64(e, "poold_config_last_reload_success_timestamp_seconds", MT_GAUGE,
+            "When the configuration was last loaded successfully.", when);
+    expo_family(e, "poold_build_info", MT_GAUGE, "poold's version (value 1).");
+    expo_u64(e, NULL, &(label_t){ "version", POOLD_VERSION }, 1, 1);
+    expo_family(e, "poold_allocator_info", MT_GAUGE,
+                "The allocator configuration in force, as POOLMALLOC names it (value 1).");
+    expo_u64(e, NULL, &(label_t){ "allocators", pool_allocators_name() }, 1, 1);
+}
+
+static void process(expo_t *e, const proc_stats_t *p)
+{
+    if (p->have_stat) {
+        one_f64(e, "process_cpu_seconds_total", MT_COUNTER, "User and system CPU time spent.",
+                p->cpu_seconds);
+        one_u64(e, "process_resident_memory_bytes", MT_GAUGE, "Resident memory size.",
+                p->resident_bytes);
+        one_u64(e, "process_virtual_memory_bytes", MT_GAUGE, "Virtual memory size.",
+                p->virtual_bytes);
+        one_u64(e, "process_threads", MT_GAUGE, "Threads in the process.", p->threads);
+    }
+    if (p->have_start)
+        one_f64(e, "process_start_time_seconds", MT_GAUGE,
+                "Start time of the process since the epoch.", p->start_time_seconds);
+    if (p->have_fds)
+        one_u64(e, "process_open_fds", MT_GAUGE, "Open file descriptors.", p->open_fds);
+    if (p->have_max_fds)
+        one_u64(e, "process_max_fds", MT_GAUGE, "Limit on open file descriptors.", p->max_fds);
+    if (p->have_max_virtual)
+        one_u64(e, "process_virtual_memory_max_bytes", MT_GAUGE,
+                "Limit on virtual memory size.", p->max_virtual_bytes);
+}
+
+static double elapsed_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) * 1e-9;
+}
+
+void metrics_render(buf_t *out, expo_format_t format)
+{
+    scrape_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        out->failed = true;
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &s->started);
+    pool_stats_get(&s->pool);
+    workload_read(&s->wl);
+    proc_stats_read(&s->proc);
+    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++)
+        snprintf(s->size[c], sizeof s->size[c], "%u", s->pool.classes[c].size);
+
+    expo_t e;
+    expo_init(&e, out, format);
+    arenas(&e, &s->pool);
+    byte_breakdown(&e, &s->pool);
+    size_classes(&e, s);
+    size_histogram(&e, &s->pool);
+    large_and_ops(&e, &s->pool);
+    workload(&e, &s->wl);
+    http_and_build(&e);
+    process(&e, &s->proc);
+    one_f64(&e, "poold_scrape_duration_seconds", MT_GAUGE,
+            "Time this scrape took to collect and encode, up to this line.",
+            elapsed_since(&s->started));
+    expo_finish(&e);
+    free(s);
+}

@@ -1,0 +1,76 @@
+# Helpers for the daemon's test suites: source after tests/lib/tap.sh.
+#   start_poold [flags...]   starts $POOLD on a free loopback port (port 0,
+#                            read back from its log) and waits until it is
+#                            ready; sets POOLD_PID, POOLD_URL, POOLD_LOG
+#   stop_poold               SIGTERM, wait; returns the exit status
+#   om_to_text               OpenMetrics on stdin -> text 0.0.4 headers, for promtool
+# Everything a suite starts is stopped by the EXIT trap.
+: "${BUILD:=build}"
+: "${POOLD:=$BUILD/poold}"
+TEST_TMP=$(mktemp -d /tmp/poold-test.XXXXXX)
+POOLD_PID=
+declare -a TEST_PIDS=()
+
+cleanup() {
+  local p
+  for p in "${TEST_PIDS[@]}" $POOLD_PID; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$TEST_TMP"
+}
+trap cleanup EXIT
+
+# An empty config file, so a config in /etc/poold never leaks into a test.
+printf '# test config\n' > "$TEST_TMP/empty.conf"
+
+# Waits (up to $2 seconds, default 10) for the command in $1 to succeed.
+wait_for() {
+  local cmd=$1 limit=${2:-10} i
+  for ((i = 0; i < limit * 20; i++)); do
+    eval "$cmd" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+start_poold() {
+  POOLD_LOG=$TEST_TMP/poold.$RANDOM.log
+  "$POOLD" --config="$TEST_TMP/empty.conf" --web.listen-address=127.0.0.1:0 "$@" \
+    >"$POOLD_LOG.out" 2>"$POOLD_LOG" &
+  POOLD_PID=$!
+  if ! wait_for "grep -q 'msg=ready' '$POOLD_LOG' || ! kill -0 $POOLD_PID 2>/dev/null" 15 ||
+     ! kill -0 "$POOLD_PID" 2>/dev/null; then
+    diag "poold did not start:"; sed 's/^/#   /' "$POOLD_LOG" | head -20
+    return 1
+  fi
+  local addr
+  addr=$(sed -n 's/.*msg=listening address=\([^ ]*\).*/\1/p' "$POOLD_LOG" | head -1)
+  POOLD_URL=http://$addr
+  return 0
+}
+
+stop_poold() {
+  local status
+  kill -TERM "$POOLD_PID" 2>/dev/null
+  wait "$POOLD_PID"; status=$?
+  POOLD_PID=
+  return $status
+}
+
+# One sample's value from a text exposition on stdin: metric "name{labels}".
+metric() {
+  awk -v m="$1" '$1 == m { print $2; found = 1; exit } END { if (!found) exit 1 }'
+}
+
+scrape() { curl -sf --max-time 10 "$POOLD_URL/metrics" "$@"; }
+
+om_to_text() {
+  # Counter families are named without _total in OpenMetrics; promtool's
+  # linter reads the text format, where they carry it. UNIT and EOF lines
+  # are comments there; unknown is untyped.
+  awk '
+    /^# TYPE / && $4 == "counter" { counter[$3] = 1; print "# TYPE " $3 "_total counter"; next }
+    /^# TYPE / && $4 == "unknown" { print "# TYPE " $3 " untyped"; next }
+    /^# HELP / { n = $3; if (n in counter) { sub("^# HELP " n " ", "# HELP " n "_total ") } }
+    /^# UNIT / || /^# EOF$/ { next }
+    { print }'
+}
