@@ -2,6 +2,7 @@
  * realloc, reallocarray, usable_size, pool_owns, free(NULL). */
 #include "pattern.h"
 #include "poolalloc.h"
+#include "san_options.h"
 #include "tap.h"
 
 #include <errno.h>

@@ -4,6 +4,7 @@
  * above PTRDIFF_MAX fail). */
 #include "pattern.h"
 #include "poolalloc.h"
+#include "san_options.h"
 #include "tap.h"
 
 #include <errno.h>

@@ -4,6 +4,7 @@
 #include "pattern.h"
 #include "known_bugs.h"
 #include "poolalloc.h"
+#include "san_options.h"
 #include "stats_check.h"
 #include "tap.h"
 
