@@ -46,12 +46,18 @@ if [[ ! -x $prometheus ]]; then
 fi
 
 # ---- poold ------------------------------------------------------------------
-pport=$(free_port)
-"$POOLD" --web.listen-address="127.0.0.1:$pport" --workload=fragmenter \
-  --workload.threads=2 --workload.max-bytes=$((64 << 20)) >"$tmp/poold.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$pport/metrics" 20 "${pids[0]}"
-if ! ok $? "poold serves /metrics on 127.0.0.1:$pport (--workload=fragmenter)"; then
+# A port found free can be taken before poold binds it: try a few.
+served=1
+for attempt in 1 2 3; do
+  pport=$(free_port)
+  "$POOLD" --web.listen-address="127.0.0.1:$pport" --workload=fragmenter \
+    --workload.threads=2 --workload.max-bytes=$((64 << 20)) >"$tmp/poold.log" 2>&1 &
+  pids=($!)
+  wait_http "http://127.0.0.1:$pport/metrics" 20 "${pids[0]}" && { served=0; break; }
+  kill "${pids[0]}" 2>/dev/null; wait "${pids[0]}" 2>/dev/null
+done
+ok $served "poold serves /metrics on 127.0.0.1:$pport (--workload=fragmenter)"
+if [[ $served -ne 0 ]]; then
   tail -20 "$tmp/poold.log" | sed 's/^/#   /'
   done_testing; exit
 fi
