@@ -253,7 +253,12 @@ EXPORT void *aligned_alloc(size_t align, size_t n) { return aligned(align, n); }
 
 EXPORT void *memalign(size_t align, size_t n)
 {
-    /* glibc rounds a non-power-of-two alignment up instead of failing */
+    /* glibc rounds a non-power-of-two alignment up instead of failing, and
+     * fails with EINVAL above the largest power of two */
+    if (align > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
     if (align & (align - 1))
         align = (size_t)1 << (64 - __builtin_clzll((unsigned long long)align));
     return aligned(align ? align : 1, n);

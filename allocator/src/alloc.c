@@ -7,15 +7,9 @@
 void *pool_malloc(size_t size) { return fast_malloc(size); }
 void  pool_free(void *ptr) { fast_free(ptr); }
 
-static heap_t *counting_heap(void)
-{
-    heap_t *h = pool_tls_heap;
-    return h != &pool_heap_empty ? h : heap_for_stats();
-}
-
 static void *fail_nomem(void)
 {
-    OWNER_ADD(&counting_heap()->failed, 1);
+    COUNT(failed, 1);
     errno = ENOMEM;
     return NULL;
 }
@@ -25,7 +19,7 @@ void *pool_calloc(size_t nmemb, size_t size)
     size_t n;
     if (__builtin_mul_overflow(nmemb, size, &n))
         return fail_nomem();
-    OWNER_ADD(&counting_heap()->calloc_calls, 1);
+    COUNT(calloc_calls, 1);
     if (n - 1 < POOL_SMALL_REQUEST_THRESHOLD) {
         void *p = fast_malloc(n);
         if (p)
@@ -52,23 +46,22 @@ void *pool_realloc(void *ptr, size_t size)
 {
     if (!ptr)
         return fast_malloc(size);
+    COUNT(realloc_calls, 1);
     if (size == 0) {
         fast_free(ptr);
         return NULL;
     }
-    heap_t *h = counting_heap();
-    OWNER_ADD(&h->realloc_calls, 1);
     size_t old;
     if (arena_map_contains(ptr)) {
         old = pool_of(ptr)->bsize;
         if (size <= old && size + POOL_ALIGNMENT > old) {   /* same class: stay */
-            OWNER_ADD(&h->realloc_inplace, 1);
+            COUNT(realloc_inplace, 1);
             return ptr;
         }
     } else {
         old = large_usable_size(ptr);
         if (size <= old && size >= old / 2) {               /* still fits well */
-            OWNER_ADD(&h->realloc_inplace, 1);
+            COUNT(realloc_inplace, 1);
             return ptr;
         }
         if (size > POOL_SMALL_REQUEST_THRESHOLD)
@@ -106,7 +99,7 @@ void *pool_aligned_alloc(size_t alignment, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    OWNER_ADD(&counting_heap()->aligned_calls, 1);
+    COUNT(aligned_calls, 1);
     if (alignment <= POOL_ALIGNMENT)
         return fast_malloc(size);
     if (alignment <= POOL_HDR_SIZE && size - 1 < POOL_SMALL_REQUEST_THRESHOLD) {

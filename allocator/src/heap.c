@@ -11,6 +11,12 @@
  * until then other threads sweep it now and then so blocks freed into it
  * return to their arenas. The registry of heaps only grows, so the
  * statistics can walk it without a lock.
+ *
+ * A thread can still allocate and free after its heap was abandoned (glibc
+ * frees per-thread buffers after the TSD destructors run). Taking a heap
+ * then would leak it, since no destructor runs again; such a thread
+ * allocates from one shared "exit heap" under a lock, and counts on a
+ * shared fallback heap with atomic adds.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -21,8 +27,12 @@ pool_t pool_pool_empty;
 heap_t pool_heap_empty = { .cur = { [0 ... NCLASSES - 1] = &pool_pool_empty } };
 __thread heap_t *pool_tls_heap __attribute__((tls_model("initial-exec"))) = &pool_heap_empty;
 
-/* Counts for threads that cannot get a heap (out of memory). */
-static heap_t heap_orphan = { .cur = { [0 ... NCLASSES - 1] = &pool_pool_empty } };
+/* Counts for threads that cannot or must not take a heap. */
+static heap_t heap_orphan = { .cur = { [0 ... NCLASSES - 1] = &pool_pool_empty },
+                              .shared = true };
+static __thread bool tls_exiting __attribute__((tls_model("initial-exec")));
+static heap_t *exit_heap;
+static pthread_mutex_t exit_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static heap_t *_Atomic registry;
 static _Atomic uint64_t n_heaps;
@@ -53,7 +63,8 @@ static heap_t *heap_adopt(void)
     return NULL;
 }
 
-static heap_t *heap_new(void)
+/* thread_heap: counted in `heaps` (the exit heap is not a thread's) */
+static heap_t *heap_new(bool thread_heap)
 {
     heap_t *h = os_meta_alloc(sizeof *h);
     if (!h)
@@ -67,7 +78,8 @@ static heap_t *heap_new(void)
         h->all_next = top;
     } while (!atomic_compare_exchange_weak_explicit(&registry, &top, h, memory_order_release,
                                                     memory_order_relaxed));
-    atomic_fetch_add(&n_heaps, 1);
+    if (thread_heap)
+        atomic_fetch_add(&n_heaps, 1);
     return h;
 }
 
@@ -77,7 +89,7 @@ heap_t *heap_get(void)
     if (h != &pool_heap_empty)
         return h;
     pool_ensure_init();
-    if (!(h = heap_adopt()) && !(h = heap_new()))
+    if (!(h = heap_adopt()) && !(h = heap_new(true)))
         return NULL;
     /* Set the TLS pointer first: pthread_setspecific may allocate. */
     pool_tls_heap = h;
@@ -87,8 +99,24 @@ heap_t *heap_get(void)
 
 heap_t *heap_for_stats(void)
 {
-    heap_t *h = heap_get();
-    return h ? h : &heap_orphan;
+    heap_t *h = pool_tls_heap;
+    if (likely(h != &pool_heap_empty))
+        return h;
+    if (tls_exiting || !(h = heap_get()))
+        return &heap_orphan;
+    return h;
+}
+
+bool heap_thread_exiting(void) { return tls_exiting; }
+
+void *heap_exit_malloc(unsigned cls)
+{
+    pthread_mutex_lock(&exit_lock);
+    if (!exit_heap)
+        exit_heap = heap_new(false);   /* owned for good: never adopted or swept */
+    void *b = exit_heap ? heap_pop(exit_heap, cls) : NULL;
+    pthread_mutex_unlock(&exit_lock);
+    return b;
 }
 
 static void heap_abandon(heap_t *h)
@@ -101,6 +129,7 @@ static void heap_abandon(heap_t *h)
 static void heap_on_thread_exit(void *arg)
 {
     heap_t *h = arg;
+    tls_exiting = true;
     if (pool_tls_heap == h)
         pool_tls_heap = &pool_heap_empty;
     heap_abandon(h);
@@ -148,8 +177,8 @@ static void add_heap_stats(pool_stats_t *st, heap_t *h)
         st->classes[c].mallocs += RELAXED_LOAD(&h->nmalloc[c]);
         st->classes[c].frees += RELAXED_LOAD(&h->nfree[c]);
     }
-    st->large_allocations += (uint64_t)RELAXED_LOAD(&h->large_live);
-    st->large_bytes += (uint64_t)RELAXED_LOAD(&h->large_live_bytes);
+    st->large_allocations += RELAXED_LOAD(&h->large_live);
+    st->large_bytes += RELAXED_LOAD(&h->large_live_bytes);
     st->large_mallocs += RELAXED_LOAD(&h->large_mallocs);
     st->large_bytes_total += RELAXED_LOAD(&h->large_bytes_total);
     for (unsigned i = 0; i < POOL_LARGE_BUCKETS; i++)
@@ -183,11 +212,22 @@ void heap_sum_stats(pool_stats_t *st)
  * the heaps of threads that no longer exist may be torn mid-operation, so
  * they are never adopted or swept (their pools still count, and blocks
  * freed into them go on the lock-free remote lists). */
-void heaps_atfork_prepare(void) { pthread_mutex_lock(&sweep_lock); }
-void heaps_atfork_parent(void) { pthread_mutex_unlock(&sweep_lock); }
+void heaps_atfork_prepare(void)
+{
+    pthread_mutex_lock(&exit_lock);
+    pthread_mutex_lock(&sweep_lock);
+}
+
+void heaps_atfork_parent(void)
+{
+    pthread_mutex_unlock(&sweep_lock);
+    pthread_mutex_unlock(&exit_lock);
+}
+
 void heaps_atfork_child(void)
 {
     pthread_mutex_init(&sweep_lock, NULL);
+    pthread_mutex_init(&exit_lock, NULL);
     heap_t *mine = pool_tls_heap;
     for (heap_t *h = atomic_load_explicit(&registry, memory_order_relaxed); h; h = h->all_next) {
         int expected = HEAP_OWNED;

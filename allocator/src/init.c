@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,6 +74,24 @@ static void fork_child(void)
     pthread_mutex_unlock(&pool_debug_lock);
 }
 
+/* POOLMALLOCSTATS: the report at exit. stderr is duplicated at start-up,
+ * since programs often close it in their own exit handlers (coreutils'
+ * close_stdout does) before library destructors run. This lives here, in
+ * an object every program that allocates links, so static linking keeps it. */
+static int stats_fd = -1;
+
+static bool stats_wanted(void)
+{
+    const char *s = getenv("POOLMALLOCSTATS");
+    return s && *s && strcmp(s, "0") != 0;
+}
+
+__attribute__((destructor)) static void report_at_exit(void)
+{
+    if (stats_fd >= 0 || stats_wanted())
+        pool_stats_print(stats_fd >= 0 ? stats_fd : STDERR_FILENO);
+}
+
 void pool_ensure_init(void)
 {
     if (likely(atomic_load_explicit(&init_state, memory_order_acquire) == 2))
@@ -86,6 +105,8 @@ void pool_ensure_init(void)
     heap_setup();
     read_purge_delay();
     domains_init();
+    if (stats_wanted())
+        stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
     atomic_store_explicit(&init_state, 2, memory_order_release);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

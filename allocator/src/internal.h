@@ -100,14 +100,16 @@ struct heap {
     _Atomic uint64_t nfree[NCLASSES];
     pool_t *_Atomic delayed;            /* full pools that got remote frees */
 
-    /* more statistics, owner-written (large_* may go negative per heap) */
-    _Atomic int64_t  large_live, large_live_bytes;
+    /* more statistics, owner-written; large_live* of one heap may wrap below
+     * zero (blocks freed by other threads) but the sum over heaps is right */
+    _Atomic uint64_t large_live, large_live_bytes;
     _Atomic uint64_t large_mallocs, large_frees, large_bytes_total;
     _Atomic uint64_t large_hist[POOL_LARGE_BUCKETS];
     _Atomic uint64_t calloc_calls, realloc_calls, realloc_inplace, aligned_calls;
     _Atomic uint64_t remote_frees, failed;
 
     _Atomic int      state;             /* HEAP_OWNED / HEAP_ABANDONED / HEAP_BUSY */
+    bool             shared;            /* counters written by many threads */
     heap_t          *all_next;          /* registry of every heap ever made */
 };
 
@@ -155,6 +157,7 @@ INTERNAL long    arena_purge_delay(void);
 /* ---- pool.c ---------------------------------------------------------------- */
 INTERNAL void  pool_init(pool_t *p, heap_t *h, unsigned cls);
 INTERNAL void *pool_malloc_slow(heap_t *h, unsigned cls);
+INTERNAL void *heap_pop(heap_t *h, unsigned cls);   /* a block from h's pools, or NULL */
 INTERNAL void  pool_free_slow(heap_t *h, pool_t *p);
 INTERNAL void  pool_free_remote(pool_t *p, block_t *b);
 INTERNAL void  heap_collect_all(heap_t *h);
@@ -164,7 +167,9 @@ INTERNAL extern heap_t pool_heap_empty;   /* sentinel: every cur[] is the empty 
 INTERNAL extern pool_t pool_pool_empty;
 INTERNAL void    heap_setup(void);         /* once, from pool_ensure_init */
 INTERNAL heap_t *heap_get(void);          /* this thread's real heap, made on demand */
-INTERNAL heap_t *heap_for_stats(void);    /* a real heap to count on (may be shared) */
+INTERNAL heap_t *heap_for_stats(void);    /* a heap to count on (may be shared) */
+INTERNAL void   *heap_exit_malloc(unsigned cls);   /* for threads past their heap's exit */
+INTERNAL bool    heap_thread_exiting(void);
 INTERNAL void    heap_sum_stats(pool_stats_t *st);
 INTERNAL void    heap_sweep_abandoned(void);   /* rate-limited */
 INTERNAL void    heap_sweep_all(void);
@@ -173,6 +178,23 @@ INTERNAL void    heaps_atfork_parent(void);
 INTERNAL void    heaps_atfork_child(void);
 
 extern __thread heap_t *pool_tls_heap INTERNAL __attribute__((tls_model("initial-exec")));
+
+/* Count on a heap from a slow path: a plain store on the thread's own heap,
+ * an atomic add on the shared fallback heap. */
+static inline void heap_count(heap_t *h, _Atomic uint64_t *counter, uint64_t v)
+{
+    if (unlikely(h->shared))
+        atomic_fetch_add_explicit(counter, v, memory_order_relaxed);
+    else
+        OWNER_ADD(counter, v);
+}
+
+/* Count one event on the calling thread's heap (slow paths only). */
+#define COUNT(field, v)                                  \
+    do {                                                 \
+        heap_t *count_h_ = heap_for_stats();             \
+        heap_count(count_h_, &count_h_->field, (v));     \
+    } while (0)
 
 static inline void heap_list_unlink(heap_t *h, pool_t *p)
 {

@@ -22,15 +22,15 @@ static void *account_new(void *p, size_t n)
 {
     heap_t *h = heap_for_stats();
     if (!p) {
-        OWNER_ADD(&h->failed, 1);
+        heap_count(h, &h->failed, 1);
         errno = ENOMEM;
         return NULL;
     }
-    OWNER_ADD(&h->large_live, 1);
-    OWNER_ADD(&h->large_live_bytes, (int64_t)sys_usable_size(p));
-    OWNER_ADD(&h->large_mallocs, 1);
-    OWNER_ADD(&h->large_bytes_total, n);
-    OWNER_ADD(&h->large_hist[large_bucket(n)], 1);
+    heap_count(h, &h->large_live, 1);
+    heap_count(h, &h->large_live_bytes, sys_usable_size(p));
+    heap_count(h, &h->large_mallocs, 1);
+    heap_count(h, &h->large_bytes_total, n);
+    heap_count(h, &h->large_hist[large_bucket(n)], 1);
     return p;
 }
 
@@ -41,9 +41,9 @@ void *large_memalign(size_t align, size_t n) { return account_new(sys_memalign(a
 void large_free(void *p)
 {
     heap_t *h = heap_for_stats();
-    OWNER_ADD(&h->large_live, -1);
-    OWNER_ADD(&h->large_live_bytes, -(int64_t)sys_usable_size(p));
-    OWNER_ADD(&h->large_frees, 1);
+    heap_count(h, &h->large_live, (uint64_t)-1);
+    heap_count(h, &h->large_live_bytes, -(uint64_t)sys_usable_size(p));
+    heap_count(h, &h->large_frees, 1);
     sys_free(p);
 }
 
@@ -53,11 +53,11 @@ void *large_realloc(void *p, size_t n)
     void *q = sys_realloc(p, n ? n : 1);
     heap_t *h = heap_for_stats();
     if (!q) {
-        OWNER_ADD(&h->failed, 1);
+        heap_count(h, &h->failed, 1);
         errno = ENOMEM;
         return NULL;
     }
-    OWNER_ADD(&h->large_live_bytes, (int64_t)sys_usable_size(q) - (int64_t)before);
+    heap_count(h, &h->large_live_bytes, sys_usable_size(q) - before);
     return q;
 }
 

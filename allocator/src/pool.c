@@ -180,10 +180,8 @@ static pool_t *heap_find_pool(heap_t *h, unsigned cls)
     return p;
 }
 
-void *pool_malloc_slow(heap_t *h, unsigned cls)
+void *heap_pop(heap_t *h, unsigned cls)
 {
-    if (h == &pool_heap_empty && !(h = heap_get()))
-        return NULL;
     pool_t *p = heap_find_pool(h, cls);
     if (!p) {
         OWNER_ADD(&h->failed, 1);
@@ -194,6 +192,17 @@ void *pool_malloc_slow(heap_t *h, unsigned cls)
     OWNER_ADD(&p->used, 1);
     OWNER_ADD(&h->nmalloc[cls], 1);
     return b;
+}
+
+void *pool_malloc_slow(heap_t *h, unsigned cls)
+{
+    if (h == &pool_heap_empty) {
+        if (unlikely(heap_thread_exiting()))
+            return heap_exit_malloc(cls);
+        if (!(h = heap_get()))
+            return NULL;
+    }
+    return heap_pop(h, cls);
 }
 
 /* A local free left p empty, or landed in a full (unlisted) pool. */
@@ -228,8 +237,8 @@ void pool_free_remote(pool_t *p, block_t *b)
                                                         memory_order_relaxed));
     }
     heap_t *me = heap_for_stats();
-    OWNER_ADD(&me->nfree[cls], 1);
-    OWNER_ADD(&me->remote_frees, 1);
+    heap_count(me, &me->nfree[cls], 1);
+    heap_count(me, &me->remote_frees, 1);
 }
 
 /* Bring everything back: remote frees, delayed pools, and every empty pool

@@ -139,10 +139,3 @@ void pool_stats_print(int fd)
     }
     pthread_mutex_unlock(&lock);
 }
-
-__attribute__((destructor)) static void report_at_exit(void)
-{
-    const char *s = getenv("POOLMALLOCSTATS");
-    if (s && *s && strcmp(s, "0") != 0)
-        pool_stats_print(STDERR_FILENO);
-}
