@@ -18,7 +18,7 @@ root=$dir/root
 
 # /proc with the host-wide knobs read-only, and a sysfs of this network
 # namespace, read-only, without the host's cgroup mounts: systemd mounts its
-# own cgroups there, rooted at the cgroup namespace sandbox.sh set up, so its
+# own cgroup2 there, rooted at the cgroup namespace sandbox.sh set up, so its
 # units cannot touch the host's cgroups (or another sandbox's).
 mount -t proc proc "$root/proc"
 for p in sys sysrq-trigger; do
@@ -63,5 +63,9 @@ mkdir -p oldroot
 pivot_root . oldroot
 cd /
 umount -l /oldroot
+# systemd.unified_cgroup_hierarchy=1 (read from PID 1's own command line in a
+# container): a pure cgroup2 manager, as on a Debian 12 server, even where the
+# host keeps v1 controllers; it is also what IPAddressDeny= (BPF) needs.
 exec env -i container=poold-test PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-  /lib/systemd/systemd --system --unit="$target" --log-target=console --log-level=info --show-status=yes
+  /lib/systemd/systemd --system --unit="$target" --log-target=journal --log-level=info \
+  systemd.unified_cgroup_hierarchy=1

@@ -7,9 +7,8 @@
 #   sb CMD...               runs CMD inside (all namespaces), bounded by $SB_TIMEOUT
 #   sb_stop                 powers it off and removes what it used; idempotent
 #   sb_leftovers            prints anything it left on the real machine
-# The sandbox gets its own cgroup in every hierarchy and a cgroup namespace
-# rooted there, so its units never touch the host's (or another sandbox's)
-# cgroups; unshare --kill-child takes the whole namespace down if the test dies.
+# The sandbox gets its own cgroup2 group and a cgroup namespace rooted there,
+# so its units never touch the host's (or another sandbox's) cgroups; unshare --kill-child takes the whole namespace down if the test dies.
 
 SB_ERROR="" SB_DIR="" SB_PID="" SB_LAUNCHER="" SB_PIDNS="" SB_CGROUPS=() SB_CG_BEFORE=()
 SB_TIMEOUT=${SB_TIMEOUT:-30}
@@ -33,47 +32,43 @@ sb_unavailable() {
   return 1
 }
 
-# The directory of every cgroup hierarchy this shell is in, one a line.
-sb_my_cgroups() {
-  local id ctrls path mp
-  while IFS=: read -r id ctrls path; do
-    if [[ -z "$ctrls" ]]; then
-      mp=$(findmnt -rn -t cgroup2 -o TARGET | head -1)
-    else
-      mp=$(findmnt -rn -t cgroup -o TARGET,OPTIONS | awk -v want="$ctrls" '
-        { n = split(want, w, ","); hit = 1
-          for (i = 1; i <= n; i++) if (index("," $2 ",", "," w[i] ",") == 0) hit = 0
-          if (hit) { print $1; exit } }')
-    fi
-    [[ -n "$mp" && -d "$mp$path" ]] && echo "${mp%/}$path"
-  done </proc/self/cgroup
-}
-
 # The cgroups systemd would make for its units, right under $1.
 sb_unit_cgroups() {
   find "$1" -mindepth 1 -maxdepth 1 -type d \( -name '*.slice' -o -name '*.scope' \) -printf '%f\n' |
     sort | tr '\n' ' '
 }
 
-# Creates the sandbox's cgroups (SB_CGROUPS) next to ours.
+# Creates the sandbox's cgroup2 group (SB_CGROUPS) next to this shell's; the
+# sandbox's manager runs a pure cgroup2 tree rooted there.
 sb_make_cgroups() {
-  local parent cg name; name=$(basename "$SB_DIR")
-  while read -r parent; do
-    SB_CG_BEFORE+=("$parent|$(sb_unit_cgroups "$parent")")
-    cg="${parent%/}/$name"
-    mkdir "$cg" 2>/dev/null || continue
-    # A new cpuset has no CPUs or memory nodes until given its parent's.
-    if [[ -e "$cg/cpuset.cpus" ]]; then
-      cat "$parent/cpuset.cpus" >"$cg/cpuset.cpus" 2>/dev/null
-      cat "$parent/cpuset.mems" >"$cg/cpuset.mems" 2>/dev/null
-    fi
-    SB_CGROUPS+=("$cg")
-  done < <(sb_my_cgroups)
+  local mp path parent cg
+  mp=$(findmnt -rn -t cgroup2 -o TARGET | head -1)
+  path=$(sed -n 's/^0:://p' /proc/self/cgroup)
+  [[ -n "$mp" && -n "$path" ]] || return 0
+  parent="${mp%/}${path%/}"
+  SB_CG_BEFORE+=("$parent|$(sb_unit_cgroups "$parent")")
+  cg="$parent/$(basename "$SB_DIR")"
+  mkdir "$cg" 2>/dev/null && SB_CGROUPS+=("$cg")
+}
+
+# What a sandbox killed outright (SIGKILL: no cleanup) left: its empty
+# directory and cgroup. Only those older than a minute that no process names
+# (the launcher's command line holds the directory) are removed.
+sb_sweep_stale() {
+  local d cg mp
+  mp=$(findmnt -rn -t cgroup2 -o TARGET | head -1)
+  for d in $(find /tmp -maxdepth 1 -type d -name 'poold-sandbox.*' -mmin +1 2>/dev/null); do
+    pgrep -f -- "$d" >/dev/null && continue
+    rmdir "$d" 2>/dev/null || continue
+    [[ -n "$mp" ]] && find "$mp" -maxdepth 3 -type d -name "$(basename "$d")" 2>/dev/null |
+      while read -r cg; do find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null; done
+  done
 }
 
 sb_start() {
   local log=$1 i
   if [[ $BASHPID != "$$" ]]; then SB_ERROR="sb_start called in a subshell"; return 1; fi
+  sb_sweep_stale
   SB_DIR=$(mktemp -d /tmp/poold-sandbox.XXXXXX) || { SB_ERROR="mktemp failed"; return 1; }
   sb_make_cgroups
   (

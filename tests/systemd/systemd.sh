@@ -142,6 +142,16 @@ check "its own network namespace (PrivateNetwork=yes)" \
 check "its own mount namespace (ProtectSystem=, PrivateTmp=, ...)" \
   test "$(sb readlink "/proc/$pid/ns/mnt")" != "$(sb readlink /proc/1/ns/mnt)"
 check "the listening socket is passed in (LISTEN_FDS=1)" env_has "$pid" LISTEN_FDS=1
+# IPAddressDeny= is enforced in this manager (BPF on cgroup2): a unit with it
+# cannot reach the socket, the same unit without it can; poold, under it,
+# serves the socket passed in (the lists of the .socket unit apply there).
+probe_unit() {
+  sb sh -c "printf '[Service]\nType=oneshot\n$2\nExecStart=curl -sS -m 3 -o /dev/null http://$ADDR/healthz\n' \
+    >/run/systemd/system/$1.service && systemctl daemon-reload && systemctl start $1.service"
+}
+check "a unit without IPAddressDeny= reaches $ADDR" probe_unit poold-probe-allow ""
+check "a unit with IPAddressDeny=any cannot (the IP firewall is live here)" \
+  not probe_unit poold-probe-deny IPAddressDeny=any
 check "poold logs to the journal natively (_TRANSPORT=journal), 'ready' at priority 6 (info)" \
   journal_has '^6 journal .*ready'
 check "WATCHDOG_USEC is passed to poold" env_has "$pid" 'WATCHDOG_USEC=[1-9][0-9]*'
