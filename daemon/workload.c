@@ -19,6 +19,7 @@
 
 enum { INBOX_CAP = 512, DRAIN_BATCH = 64 };
 #define SLEEP_SLICE_NS 20000000L    /* a paced thread looks up at least this often */
+#define SLEEP_MIN_NS   2000000L     /* ... and sleeps no shorter: fewer wake-ups */
 #define BURST_SECONDS 0.05          /* token bucket depth */
 
 typedef _Atomic uint64_t counter_t;
@@ -165,7 +166,7 @@ static bool pace(wl_thread *t, wl_pacing how)
         if (wl_stopping(t))
             return false;
         double wait = (1 - t->tokens) / t->rate * 1e9;
-        sleep_ns(wait < SLEEP_SLICE_NS ? (long)wait + 1 : SLEEP_SLICE_NS);
+        sleep_ns(wait < SLEEP_MIN_NS ? SLEEP_MIN_NS : wait > SLEEP_SLICE_NS ? SLEEP_SLICE_NS : (long)wait);
         hold_if_wedged(t);
         BUMP(t->heartbeat);
     }

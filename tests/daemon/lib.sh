@@ -13,7 +13,7 @@ declare -a TEST_PIDS=()
 
 cleanup() {
   local p
-  for p in "${TEST_PIDS[@]}" $POOLD_PID; do kill -9 "$p" 2>/dev/null; done
+  for p in "${TEST_PIDS[@]}" $POOLD_PID $(jobs -p); do kill -9 "$p" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$TEST_TMP"
 }
@@ -33,6 +33,7 @@ wait_for() {
 }
 
 start_poold() {
+  [[ -n $POOLD_PID ]] && TEST_PIDS+=("$POOLD_PID")
   POOLD_LOG=$TEST_TMP/poold.$RANDOM.log
   "$POOLD" --config="$TEST_TMP/empty.conf" --web.listen-address=127.0.0.1:0 "$@" \
     >"$POOLD_LOG.out" 2>"$POOLD_LOG" &
