@@ -48,6 +48,19 @@ static void apply_logging(const options_t *o)
     log_setup(o->log_level, format);
 }
 
+/* Every effective setting, at debug level. */
+static void log_settings(const options_t *o)
+{
+    for (size_t i = 0; i < flag_count && log_enabled(LOG_LVL_DEBUG); i++) {
+        char value[1024];
+        if (flag_table[i].kind == FK_ACTION)
+            continue;
+        opt_format(o, &flag_table[i], value, sizeof value);
+        log_debug("setting", "flag", flag_table[i].name, "value", value,
+                  "explicit", opt_is_explicit(o, flag_table[i].name) ? "true" : "false");
+    }
+}
+
 static workload_config_t workload_config(const options_t *o)
 {
     return (workload_config_t){ o->workload, o->workload_threads, o->workload_rate,
@@ -232,6 +245,7 @@ static void reload(daemon_t *d)
         webconfig_free(&wc);
         warn_restart_needed(&d->opts, &fresh);
         apply_logging(&fresh);
+        log_settings(&fresh);
         http_set_max_requests(fresh.max_requests);
         pool_set_purge_delay_ms(fresh.purge_delay_ms);
         if (workload_changed(&d->opts, &fresh)) {
@@ -319,6 +333,7 @@ int main(int argc, char **argv)
                  "allocators", pool_allocators_name());
         if (geteuid() == 0)
             log_warn("running as root; poold needs no privileges");
+        log_settings(&d.opts);
         int rc = run(&d);
         options_free(&d.opts);
         return rc;

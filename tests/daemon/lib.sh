@@ -35,6 +35,7 @@ wait_for() {
 start_poold() {
   [[ -n $POOLD_PID ]] && TEST_PIDS+=("$POOLD_PID")
   POOLD_LOG=$TEST_TMP/poold.$RANDOM.log
+  : > "$POOLD_LOG"
   "$POOLD" --config="$TEST_TMP/empty.conf" --web.listen-address=127.0.0.1:0 "$@" \
     >"$POOLD_LOG.out" 2>"$POOLD_LOG" &
   POOLD_PID=$!
