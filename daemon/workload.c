@@ -214,13 +214,17 @@ static void report_corruption(wl_thread *t, const wl_block *b)
 
 /* ---- allocation and free ---------------------------------------------------------- */
 
+/* Reserves size bytes under the cap. A compare-and-swap rather than add
+ * and undo, so the total never shows a value above the cap, even briefly. */
 static bool charge(wl_thread *t, size_t size)
 {
-    int64_t before = atomic_fetch_add_explicit(&live_bytes, (int64_t)size, memory_order_relaxed);
-    if ((uint64_t)before + size <= t->w->cfg.max_bytes)
-        return true;
-    atomic_fetch_sub_explicit(&live_bytes, (int64_t)size, memory_order_relaxed);
-    return false;
+    int64_t cur = atomic_load_explicit(&live_bytes, memory_order_relaxed);
+    do {
+        if ((uint64_t)cur + size > t->w->cfg.max_bytes)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&live_bytes, &cur, cur + (int64_t)size,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    return true;
 }
 
 static void live_blocks_add(wl_thread *t, int64_t d)

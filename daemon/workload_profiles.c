@@ -114,7 +114,10 @@ static void set_fini(wl_thread *t, void *state)
     wl_set_release(t, state, WL_UNPACED);
 }
 
-/* ---- fragmenter: grow, free a random 90 %, keep the survivors, move on ---------- */
+/* ---- fragmenter: grow, free a random 90 %, keep the survivors, move on ----------
+ * Each round fills a new size range; the survivors it leaves scattered over
+ * many pools keep those pools (and their arenas) from being reused or given
+ * back: external fragmentation. */
 
 static const struct { uint16_t lo, hi; } frag_ranges[] = {
     { 16, 64 }, { 65, 128 }, { 129, 256 }, { 257, 512 }, { 24, 48 }, { 300, 400 },
@@ -152,7 +155,11 @@ static void frag_step(wl_thread *t, void *state)
             break;
         }
         b = wl_set_take(&s->fresh, wl_rand(t) % s->fresh.n);
-        if (wl_rand(t) % 10 != 0 || !wl_set_push(&s->survivors, &b))
+        if (wl_rand(t) % 10 == 0 && wl_set_push(&s->survivors, &b))
+            break;
+        if (wl_rand(t) % 16 == 0)
+            wl_give(t, &b);         /* some die in another thread */
+        else
             wl_free(t, &b, WL_PACED);
         break;
     case FRAG_RESET:  /* start over: let the pinned arenas go */
