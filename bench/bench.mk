@@ -57,3 +57,11 @@ $(BENCH_DIR)/libbroken.so: bench/test/broken_alloc.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -shared -o $@ $<
 bench-bins: $(BENCH_DIR)/libbroken.so
+
+# Instruction counts per call under valgrind (deterministic on a noisy
+# machine): ours against mimalloc and glibc on workloads 1-4 by default.
+#   make bench-callgrind CG_ARGS='--workloads realloc --allocs pool,glibc'
+.PHONY: bench-callgrind
+bench-callgrind: deps-bench
+	@$(MAKE) --no-print-directory bench-bins
+	@$(BENCH_PYTHON) bench/callgrind.py --build $(BUILD) $(CG_ARGS)
