@@ -10,7 +10,7 @@ counts are deterministic, so this works on a noisy machine where timings
 do not.
 
     /usr/bin/python3 bench/callgrind.py [--build DIR] [--scale X]
-        [--workloads churn,lifo,churn2t,xthread] [--allocs pool,pool-shim,mimalloc]
+        [--workloads churn,lifo,churn2t,xthread] [--allocs pool,pool-shim,mimalloc,glibc]
         [--top N] [--timeout S]
 """
 import argparse
@@ -93,7 +93,7 @@ def main(argv):
     ap.add_argument("--build", default="build")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--workloads", default="churn,lifo,churn2t,xthread")
-    ap.add_argument("--allocs", default="pool,pool-shim,mimalloc")
+    ap.add_argument("--allocs", default="pool,pool-shim,mimalloc,glibc")
     ap.add_argument("--top", type=int, default=8)
     ap.add_argument("--timeout", type=int, default=600, help="seconds per callgrind run")
     args = ap.parse_args(argv)
