@@ -39,15 +39,22 @@ __attribute__((unused)) static bool blockq_push(blockq_t *q, block_ref_t b)
     return ok;
 }
 
-/* Takes up to max blocks; returns how many. */
-__attribute__((unused)) static size_t blockq_take(blockq_t *q, block_ref_t *out, size_t max)
+/* Takes up to max blocks; returns how many. The caller holds the lock (or
+ * is the only thread, e.g. a child forked while the parent held it). */
+static size_t blockq_take_locked(blockq_t *q, block_ref_t *out, size_t max)
 {
-    pthread_mutex_lock(&q->lock);
     size_t n = 0;
     for (; n < max && q->count; n++, q->count--) {
         out[n] = q->item[q->head];
         q->head = (q->head + 1) % BLOCKQ_CAP;
     }
+    return n;
+}
+
+__attribute__((unused)) static size_t blockq_take(blockq_t *q, block_ref_t *out, size_t max)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = blockq_take_locked(q, out, max);
     pthread_mutex_unlock(&q->lock);
     return n;
 }

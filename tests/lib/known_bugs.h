@@ -7,13 +7,10 @@
 
 #include "tap.h"
 
-#define BUG_REALLOC0_NOT_COUNTED \
-    "alloc.c pool_realloc: realloc(p, 0) frees and returns before counting ops.realloc"
-
-#define BUG_STATS_AT_EXIT_STATIC \
-    "report.c: POOLMALLOCSTATS=1 does nothing in a program linked with libpoolalloc.a " \
-    "that calls no pool_stats_print/format: the at-exit destructor lives in report.o, " \
-    "which the static linker leaves out"
+#define BUG_DOUBLE_FREE_AFTER_QUARANTINE \
+    "debug.c report_double_free: a block freed again after it left the quarantine has its " \
+    "size field overwritten by the inner allocator's free-list link; the report reads the " \
+    "serial number at data + that size and crashes (SIGSEGV) instead of aborting"
 
 #define KNOWN_BUG(cond, bug, ...)                                                    \
     do {                                                                             \

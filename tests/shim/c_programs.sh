@@ -12,14 +12,6 @@ source tests/shim/lib.sh
 skip_if_sanitized "preloading" "C API" "threads" "fork" "exiting threads" "POOLMALLOCSTATS" \
   "POOLMALLOC=debug" "POOLMALLOC=malloc" "unknown POOLMALLOC"
 
-# Known allocator bugs: checks that hit them are skipped with the reason.
-BUG_MEMALIGN="shim.c memalign(): a non-power-of-two alignment above 2^63 is rounded with 1 << 64 (undefined; yields 1), so memalign(SIZE_MAX, n) succeeds where glibc fails with EINVAL"
-BUG_EXIT_HEAP="heap.c/pool.c: a free() after the thread's TSD destructors (glibc frees strerror's buffer in __libc_thread_freeres) re-adopts a heap via heap_for_stats()/heap_get() that is never abandoned again: one heap and its pools leak per exiting thread"
-BUG_STDERR_CLOSED="report.c: the POOLMALLOCSTATS report is written to fd 2 from a destructor, after coreutils' atexit close_stdout() has closed stderr, so sort/ls/cat print no report"
-known_bug() { # known_bug STATUS "desc" "bug"
-  if [[ $1 -eq 0 ]]; then ok 0 "$2"; else skip "$2" "known allocator bug: $3"; fi
-}
-
 # ---- the shim is really in use ---------------------------------------------------
 check "without the shim, pool_owns is absent" grep -q "pool_owns=absent" <("$PROGS/shim_api" owner)
 check "with the shim, malloc'd blocks are the pools'" \
@@ -32,11 +24,7 @@ for mode in "" debug malloc malloc_debug; do
   ok $? "C API${mode:+ under POOLMALLOC=$mode}: shim_api ran to the end"
   while IFS=$'\t' read -r want got; do
     name=${want%% ok}; name=${name%% BAD}; name=${name%"${name##*[! ]}"}
-    if [[ "$name" == "memalign(SIZE_MAX"* ]]; then
-      [[ "$got" == "$want" ]]; known_bug $? "C API${mode:+ ($mode)}: $name" "$BUG_MEMALIGN"
-    else
-      [[ "$got" == "$want" ]]; ok $? "C API${mode:+ ($mode)}: $name: as glibc (${want##* })"
-    fi
+    [[ "$got" == "$want" ]]; ok $? "C API${mode:+ ($mode)}: $name: as glibc (${want##* })"
   done < <(paste "$TMP/api.plain" "$TMP/api.shim")
 done
 
@@ -48,8 +36,8 @@ LD_PRELOAD=$SHIM "$PROGS/shim_exit_threads" >"$TMP/exit.out"
 ok $? "50 threads that exit one after another"
 read -r heaps abandoned < <(sed -n 's/.*heaps=\([0-9]*\) abandoned=\([0-9]*\).*/\1 \2/p' "$TMP/exit.out")
 diag "$(cat "$TMP/exit.out")"
-[[ ${heaps:-99} -le 3 ]]; known_bug $? "exited threads' heaps are reused: at most 3 heaps (got ${heaps:-?})" "$BUG_EXIT_HEAP"
-[[ ${abandoned:-0} -ge 1 ]]; known_bug $? "the last thread's heap is abandoned (got ${abandoned:-?})" "$BUG_EXIT_HEAP"
+[[ ${heaps:-99} -le 3 ]]; ok $? "exited threads' heaps are reused: at most 3 heaps (got ${heaps:-?})"
+[[ ${abandoned:-0} -ge 1 ]]; ok $? "the last thread's heap is abandoned (got ${abandoned:-?})"
 
 # ---- POOLMALLOCSTATS ---------------------------------------------------------------------
 POOLMALLOCSTATS=1 LD_PRELOAD=$SHIM "$PROGS/shim_api" >/dev/null 2>"$TMP/report"
@@ -66,7 +54,7 @@ ok $? "POOLMALLOCSTATS=1: the report counts the program's mallocs ($(report_mall
 grep -q '^class   size   num pools' "$TMP/report"; ok $? "POOLMALLOCSTATS=1: the size-class table"
 seq 1000 | POOLMALLOCSTATS=1 LD_PRELOAD=$SHIM sort >/dev/null 2>"$TMP/sort.report"
 grep -q '^# arenas allocated total' "$TMP/sort.report"
-known_bug $? "POOLMALLOCSTATS=1 sort: the report at exit" "$BUG_STDERR_CLOSED"
+ok $? "POOLMALLOCSTATS=1 sort: the report at exit (coreutils close stderr in an atexit handler)"
 POOLMALLOCSTATS=0 LD_PRELOAD=$SHIM "$PROGS/shim_api" >/dev/null 2>"$TMP/noreport"
 [[ ! -s "$TMP/noreport" ]]; ok $? "POOLMALLOCSTATS=0: no report"
 

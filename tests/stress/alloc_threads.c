@@ -347,12 +347,13 @@ static void *churn(void *arg)
 }
 
 /* In the child: free what the parent's threads handed over (their heaps
- * are dead here), churn, and check the statistics. */
+ * are dead here), churn, and check the statistics. The parent forked while
+ * holding the queue's lock, so the queue is whole and ours alone. */
 static void forked_child(void *arg)
 {
     (void)arg;
     block_ref_t got[BLOCKQ_CAP];
-    size_t n = blockq_take(&parent_q, got, BLOCKQ_CAP);
+    size_t n = blockq_take_locked(&parent_q, got, BLOCKQ_CAP);
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
         bad += !pat_check(got[i].p, got[i].n);
@@ -389,7 +390,9 @@ static void test_fork(void)
     enum { FORKS = 8 };
     for (int i = 0; i < FORKS; i++) {
         child_t c;
+        pthread_mutex_lock(&parent_q.lock);
         child_run(&c, forked_child, NULL);
+        pthread_mutex_unlock(&parent_q.lock);
         if (child_exited(&c, 0))
             good++;
         else

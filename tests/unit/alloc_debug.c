@@ -2,9 +2,11 @@
  * kill it with SIGABRT and a report on stderr naming the problem, the
  * block's address and its size. And no false alarm on clean use. */
 #include "child.h"
+#include "known_bugs.h"
 #include "poolalloc.h"
 #include "tap.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -170,34 +172,73 @@ static void write_after_free_bytes(void *arg)
         pool_mem_free(pool_mem_malloc(9u << 20));
 }
 
+/* Freed, pushed out of the quarantine (back to the pools, whose free list
+ * now runs through its header), then freed again. */
+static void double_free_after_quarantine(void *arg)
+{
+    (void)arg;
+    debug_on();
+    void *others[8];
+    for (int i = 0; i < 8; i++)
+        others[i] = pool_mem_malloc(24);
+    unsigned char *p = target(pool_mem_malloc(24), 24);
+    for (int i = 0; i < 8; i++)
+        pool_mem_free(others[i]);
+    pool_mem_free(p);
+    for (int i = 0; i < 5000; i++)
+        pool_mem_free(pool_mem_malloc(100));
+    pool_mem_free(p);
+}
+
 typedef struct {
     const char *name;
     void (*fn)(void *);
     const char *problem;     /* must appear in the report */
     const char *detail;      /* and this too, when not NULL */
+    const char *bug;         /* a known allocator bug makes the checks SKIP */
+    bool size_lost;          /* the block's size may be gone: only its address */
 } abort_case_t;
 
 static const abort_case_t cases[] = {
-    { "overflow, mem domain", overflow_mem, "buffer overflow", "guard bytes after" },
+    { "overflow, mem domain", overflow_mem, "buffer overflow", "guard bytes after", NULL, false },
     { "overflow of the last guard byte, obj domain", overflow_last_guard_obj, "buffer overflow",
-      NULL },
-    { "overflow, raw domain", overflow_raw, "buffer overflow", NULL },
-    { "overflow of a large block", overflow_large, "buffer overflow", NULL },
-    { "overflow found by realloc", overflow_then_realloc, "buffer overflow", NULL },
-    { "overflow under malloc_debug", overflow_malloc_debug, "buffer overflow", NULL },
-    { "overflow after pool_setup_debug_hooks", overflow_setup_hooks, "buffer overflow", NULL },
-    { "underflow, mem domain", underflow_mem, "buffer underflow", "guard bytes before" },
-    { "underflow of a calloc block", underflow_calloc, "buffer underflow", NULL },
-    { "double free", double_free_mem, "double free", NULL },
-    { "realloc of a freed block", double_free_realloc, "already freed", NULL },
-    { "mem block freed through obj", wrong_domain_mem_obj, "wrong domain", "API 'm'" },
-    { "obj block freed through raw", wrong_domain_obj_raw, "wrong domain", "API 'o'" },
-    { "raw block freed through mem", wrong_domain_raw_mem, "wrong domain", "API 'r'" },
+      NULL, NULL, false },
+    { "overflow, raw domain", overflow_raw, "buffer overflow", NULL, NULL, false },
+    { "overflow of a large block", overflow_large, "buffer overflow", NULL, NULL, false },
+    { "overflow found by realloc", overflow_then_realloc, "buffer overflow", NULL, NULL, false },
+    { "overflow under malloc_debug", overflow_malloc_debug, "buffer overflow", NULL, NULL, false },
+    { "overflow after pool_setup_debug_hooks", overflow_setup_hooks, "buffer overflow", NULL,
+      NULL, false },
+    { "underflow, mem domain", underflow_mem, "buffer underflow", "guard bytes before", NULL, false },
+    { "underflow of a calloc block", underflow_calloc, "buffer underflow", NULL, NULL, false },
+    { "double free", double_free_mem, "double free", NULL, NULL, false },
+    { "realloc of a freed block", double_free_realloc, "already freed", NULL, NULL, false },
+    { "mem block freed through obj", wrong_domain_mem_obj, "wrong domain", "API 'm'", NULL, false },
+    { "obj block freed through raw", wrong_domain_obj_raw, "wrong domain", "API 'o'", NULL, false },
+    { "raw block freed through mem", wrong_domain_raw_mem, "wrong domain", "API 'r'", NULL, false },
     { "write after free (quarantine slots)", write_after_free_slots, "write after free",
-      "offset 5" },
+      "offset 5", NULL, false },
     { "write after free (quarantine bytes)", write_after_free_bytes, "write after free",
-      "offset 299" },
+      "offset 299", NULL, false },
+    { "double free after the quarantine let go", double_free_after_quarantine, "double free",
+      NULL, BUG_DOUBLE_FREE_AFTER_QUARANTINE, true },
 };
+
+/* OK, or KNOWN_BUG when the case hits a known allocator bug. */
+__attribute__((format(printf, 3, 4)))
+static bool check(const abort_case_t *t, bool cond, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (t->bug) {
+        KNOWN_BUG(cond, t->bug, "%s", what);
+        return true;
+    }
+    return OK(cond, "%s", what);
+}
 
 static void run_abort_case(const abort_case_t *t)
 {
@@ -208,15 +249,19 @@ static void run_abort_case(const abort_case_t *t)
     const char *s = strstr(c.out, "target=");
     if (s)
         sscanf(s, "target=%31s size=%zu", addr, &size);
-    snprintf(where, sizeof where, "block at %s: %zu bytes", addr, size);
+    if (t->size_lost)
+        snprintf(where, sizeof where, "block at %s", addr);
+    else
+        snprintf(where, sizeof where, "block at %s: %zu bytes", addr, size);
     bool ok = true;
-    ok &= OK(child_killed(&c, SIGABRT), "%s: the child dies by SIGABRT", t->name);
-    ok &= OK(strstr(c.out, t->problem) != NULL, "%s: the report says '%s'", t->name, t->problem);
-    ok &= OK(s && strstr(c.out, where) != NULL, "%s: the report names the block ('%s')", t->name,
-             where);
+    ok &= check(t, child_killed(&c, SIGABRT), "%s: the child dies by SIGABRT", t->name);
+    ok &= check(t, strstr(c.out, t->problem) != NULL, "%s: the report says '%s'", t->name,
+                t->problem);
+    ok &= check(t, s && strstr(c.out, where) != NULL, "%s: the report names the block ('%s')",
+                t->name, where);
     if (t->detail)
-        ok &= OK(strstr(c.out, t->detail) != NULL, "%s: the report shows '%s'", t->name,
-                 t->detail);
+        ok &= check(t, strstr(c.out, t->detail) != NULL, "%s: the report shows '%s'", t->name,
+                    t->detail);
     if (!ok)
         child_diag(&c);
 }

@@ -2,7 +2,6 @@
  * per-class sums, operation counters moving exactly as a single-threaded
  * scenario says, the arena map against pool_stats_get, and the report. */
 #include "pattern.h"
-#include "known_bugs.h"
 #include "poolalloc.h"
 #include "san_options.h"
 #include "stats_check.h"
@@ -168,9 +167,8 @@ static void test_ops(void)
     OK(pool_realloc(r, 0) == NULL, "realloc(p, 0) frees");
     pool_stats_get(&b);
     OK(D(b, a, ops.free) == 1 && D(b, a, classes[1].frees) == 1, "realloc(p, 0) counts one free");
-    KNOWN_BUG(D(b, a, ops.realloc) == 1, BUG_REALLOC0_NOT_COUNTED,
-              "realloc(p, 0) counts as a realloc call with a non-NULL pointer (got %llu)",
-              (unsigned long long)D(b, a, ops.realloc));
+    OK(D(b, a, ops.realloc) == 1, "realloc(p, 0) counts as a realloc call with a non-NULL "
+       "pointer (got %llu)", (unsigned long long)D(b, a, ops.realloc));
 }
 
 /* ---- arena map ---------------------------------------------------------------- */
