@@ -32,6 +32,7 @@ done
 same_output "threads with cross-thread frees" "$PROGS/shim_threads" 100000
 POOLMALLOC=debug same_output "threads under POOLMALLOC=debug" "$PROGS/shim_threads" 20000
 same_output "fork with a thread allocating, children exit 0" "$PROGS/shim_fork"
+POOLMALLOC=debug same_output "fork under POOLMALLOC=debug" "$PROGS/shim_fork"
 LD_PRELOAD=$SHIM "$PROGS/shim_exit_threads" >"$TMP/exit.out"
 ok $? "50 threads that exit one after another"
 read -r heaps abandoned < <(sed -n 's/.*heaps=\([0-9]*\) abandoned=\([0-9]*\).*/\1 \2/p' "$TMP/exit.out")

@@ -8,7 +8,12 @@
  * or passed on. Meanwhile a statistics thread takes snapshots (and arena
  * maps, and trims) and checks the byte identity on each.
  *
- *   alloc_stress [ops-per-worker] */
+ * Two phases: one long-lived thread per lane, then eight generations of
+ * short-lived threads per lane, each exiting while it still owns its table
+ * of blocks, which the next generation (on an adopted heap, or a new one)
+ * takes over, checks and frees.
+ *
+ *   alloc_stress [ops-per-lane] */
 #include "blockq.h"
 #include "pattern.h"
 #include "poolalloc.h"
@@ -27,6 +32,8 @@ enum { WORKERS = 4, SLOTS = 512 };
 
 typedef struct {
     int id;
+    int gens;                   /* threads in a row on this lane */
+    long ops_per_gen;
     rng_t rng;
     block_ref_t slot[SLOTS];
     uint64_t bad_bytes, bad_shape, sent, received, ops;
@@ -122,10 +129,13 @@ static size_t drain_inbox(worker_t *w)
     return n;
 }
 
+/* One thread of a lane: random operations, then either exit owning the
+ * lane's blocks (the next generation takes them) or, as the last one, wait
+ * for the other lanes and free everything. */
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
-    for (long i = 0; i < ops_per_worker; i++) {
+    for (long i = 0; i < w->ops_per_gen; i++) {
         block_ref_t *s = &w->slot[rng_below(&w->rng, SLOTS)];
         size_t op = rng_below(&w->rng, 100);
         if (op < 35) {
@@ -152,6 +162,8 @@ static void *worker_main(void *arg)
         }
         w->ops++;
     }
+    if (--w->gens > 0)
+        return NULL;               /* exits owning memory */
     atomic_fetch_sub(&workers_left, 1);
     /* Keep receiving until every worker is done sending. */
     while (atomic_load(&workers_left) > 0)
@@ -161,6 +173,18 @@ static void *worker_main(void *arg)
     for (int k = 0; k < SLOTS; k++)
         if (w->slot[k].p)
             release(w, &w->slot[k]);
+    return NULL;
+}
+
+/* Runs the lane's generations one after another; allocates nothing itself. */
+static void *lane_main(void *arg)
+{
+    worker_t *w = arg;
+    while (w->gens > 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, worker_main, w);
+        pthread_join(t, NULL);
+    }
     return NULL;
 }
 
@@ -190,23 +214,24 @@ static void *stats_main(void *arg)
     return NULL;
 }
 
-int main(int argc, char **argv)
+/* One phase: WORKERS lanes of `gens` threads each, with the statistics
+ * thread running throughout; then the checks. */
+static void run_phase(const char *name, int gens)
 {
-    if (argc > 1)
-        ops_per_worker = atol(argv[1]);
-    pool_set_purge_delay_ms(1);    /* purging runs on the slow paths too */
     pool_stats_t before;
     pool_stats_get(&before);
-
-    pthread_t wt[WORKERS], stt;
+    memset(workers, 0, sizeof workers);
+    snapshots = bad_snapshots = bad_maps = 0;
+    atomic_store(&stop_stats, 0);
     atomic_store(&workers_left, WORKERS);
+    pthread_t wt[WORKERS], stt;
     pthread_create(&stt, NULL, stats_main, NULL);
-    for (int i = 0; i < WORKERS; i++)
-        blockq_init(&inbox[i]);
     for (int i = 0; i < WORKERS; i++) {
         workers[i].id = i;
-        workers[i].rng.s = 0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1);
-        pthread_create(&wt[i], NULL, worker_main, &workers[i]);
+        workers[i].gens = gens;
+        workers[i].ops_per_gen = ops_per_worker / gens;
+        workers[i].rng.s = 0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1) + (uint64_t)gens;
+        pthread_create(&wt[i], NULL, lane_main, &workers[i]);
     }
     for (int i = 0; i < WORKERS; i++)
         pthread_join(wt[i], NULL);
@@ -221,41 +246,55 @@ int main(int argc, char **argv)
         received += workers[i].received;
         ops += workers[i].ops;
     }
-    OK(ops == (uint64_t)WORKERS * (uint64_t)ops_per_worker, "%d workers did %llu operations",
-       WORKERS, (unsigned long long)ops);
-    OK(bad_bytes == 0, "every byte of every block was intact when checked (%llu bad)",
+    OK(ops == (uint64_t)WORKERS * (uint64_t)(ops_per_worker / gens * gens),
+       "%s: %d lanes of %d thread(s) did %llu operations", name, WORKERS, gens,
+       (unsigned long long)ops);
+    OK(bad_bytes == 0, "%s: every byte of every block was intact when checked (%llu bad)", name,
        (unsigned long long)bad_bytes);
-    OK(bad_shape == 0, "every result was non-NULL, aligned and big enough (%llu bad)",
+    OK(bad_shape == 0, "%s: every result was non-NULL, aligned and big enough (%llu bad)", name,
        (unsigned long long)bad_shape);
-    OK(sent > 0 && sent == received, "%llu blocks handed between threads, all received",
-       (unsigned long long)sent);
-    if (!OK(bad_snapshots == 0, "%llu concurrent snapshots all consistent (%llu not)",
+    OK(sent > 0 && sent == received, "%s: %llu blocks handed between threads, all received",
+       name, (unsigned long long)sent);
+    if (!OK(bad_snapshots == 0, "%s: %llu concurrent snapshots all consistent (%llu not)", name,
             (unsigned long long)snapshots, (unsigned long long)bad_snapshots))
         DIAG("first: %s", stats_why);
-    OK(snapshots > 0, "the statistics thread took snapshots while the workers ran");
-    OK(bad_maps == 0, "concurrent arena maps never show more used blocks than a pool holds");
+    OK(snapshots > 0, "%s: the statistics thread took snapshots while the workers ran", name);
+    OK(bad_maps == 0, "%s: concurrent arena maps never show more used blocks than a pool holds",
+       name);
 
     pool_stats_t after;
     pool_stats_get(&after);
-    OK_STATS(stats_quiescent, &after, "after joining: live blocks = mallocs - frees");
-    OK(after.ops.remote_free - before.ops.remote_free > 0, "cross-thread frees happened (%llu)",
-       (unsigned long long)(after.ops.remote_free - before.ops.remote_free));
+    OK_STATS(stats_quiescent, &after, "%s: after joining, live blocks = mallocs - frees", name);
+    OK(after.ops.remote_free - before.ops.remote_free > 0, "%s: cross-thread frees happened "
+       "(%llu)", name, (unsigned long long)(after.ops.remote_free - before.ops.remote_free));
     uint64_t live = 0;
     for (unsigned c = 0; c < POOL_NUM_CLASSES; c++)
         live += after.classes[c].blocks_allocated;
-    OK(live == 0 && after.large_allocations == 0, "no block is left allocated (%llu small, "
-       "%llu large)", (unsigned long long)live, (unsigned long long)after.large_allocations);
+    OK(live == 0 && after.large_allocations == 0, "%s: no block is left allocated (%llu small, "
+       "%llu large)", name, (unsigned long long)live,
+       (unsigned long long)after.large_allocations);
     OK(after.heaps_abandoned == after.heaps && after.heaps >= 1,
-       "every heap is abandoned once its thread exited (%llu of %llu; main has none)",
+       "%s: every heap is abandoned once its thread exited (%llu of %llu; main has none)", name,
        (unsigned long long)after.heaps_abandoned, (unsigned long long)after.heaps);
 
     pool_trim();
     pool_stats_t trimmed;
     pool_stats_get(&trimmed);
-    OK_STATS(stats_quiescent, &trimmed, "after pool_trim");
+    OK_STATS(stats_quiescent, &trimmed, "%s: after pool_trim", name);
     OK(trimmed.arenas_current <= 1 && trimmed.pools_used == 0,
-       "after everything is freed and trimmed: at most one spare arena, no pool in use "
-       "(%llu arenas, %llu pools used)", (unsigned long long)trimmed.arenas_current,
+       "%s: after everything is freed and trimmed: at most one spare arena, no pool in use "
+       "(%llu arenas, %llu pools used)", name, (unsigned long long)trimmed.arenas_current,
        (unsigned long long)trimmed.pools_used);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        ops_per_worker = atol(argv[1]);
+    pool_set_purge_delay_ms(1);    /* purging runs on the slow paths too */
+    for (int i = 0; i < WORKERS; i++)
+        blockq_init(&inbox[i]);
+    run_phase("long-lived threads", 1);
+    run_phase("8 generations of threads", 8);
     return tap_done();
 }
