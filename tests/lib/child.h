@@ -29,7 +29,8 @@ static void child_collect(child_t *c, int fd, pid_t pid)
     waitpid(pid, &c->status, 0);
 }
 
-/* fn(arg) in a forked child; the child exits 0 if fn returns. */
+/* fn(arg) in a forked child whose stdout and stderr go to c->out; waits
+ * for it. The child exits 0 if fn returns. */
 __attribute__((unused)) static void child_run(child_t *c, void (*fn)(void *), void *arg)
 {
     int fds[2];
@@ -48,6 +49,18 @@ __attribute__((unused)) static void child_run(child_t *c, void (*fn)(void *), vo
     }
     close(fds[1]);
     child_collect(c, fds[0], pid);
+}
+
+typedef struct {
+    char *const *argv;
+    char *const *envp;
+} exec_args_t;
+
+static void exec_self(void *arg)
+{
+    const exec_args_t *x = arg;
+    execve("/proc/self/exe", x->argv, x->envp);
+    _exit(127);
 }
 
 /* This program again (/proc/self/exe) with argv, and with environ changed
@@ -73,22 +86,9 @@ __attribute__((unused)) static void child_exec(child_t *c, char *const argv[],
         if (strchr(env[j], '='))
             e[k++] = env[j];
     e[k] = NULL;
-
-    int fds[2];
-    fflush(NULL);
-    if (pipe(fds) != 0)
-        abort();
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        execve("/proc/self/exe", argv, (char *const *)e);
-        _exit(127);
-    }
-    close(fds[1]);
+    exec_args_t x = { argv, (char *const *)e };
+    child_run(c, exec_self, &x);
     free(e);
-    child_collect(c, fds[0], pid);
 }
 
 __attribute__((unused)) static bool child_exited(const child_t *c, int code)

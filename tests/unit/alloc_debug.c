@@ -10,189 +10,78 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The child says which block it is about to break, then breaks it. */
-static unsigned char *target(unsigned char *p, size_t n)
-{
-    fprintf(stderr, "target=%p size=%zu\n", (void *)p, n);
-    return p;
-}
+/* What a child does, as a little script over one block (and its domains):
+ *   o  allocate 8 neighbours of the same size   O  free them
+ *   a  malloc the block        c  calloc it (8-byte elements)
+ *   w  write 'x' at offset `poke` (negative: before the block)
+ *   f  free it                 r  realloc it to 400 bytes
+ *   e  push the quarantine out by count (5000 frees)
+ *   E  push it out by bytes (two 9 MiB frees)
+ * After 'a' or 'c' the child prints "target=ADDR size=N" for the parent. */
+enum { RAW, MEM, OBJ };
+typedef struct {
+    const char *config;     /* pool_setup_allocators(config); NULL: pool_setup_debug_hooks() */
+    int alloc_dom, free_dom;
+    size_t size;
+    long poke;
+    const char *script;
+} plan_t;
 
-static void debug_on(void)
+static void *(*const dom_malloc[3])(size_t) = { pool_raw_malloc, pool_mem_malloc,
+                                                 pool_obj_malloc };
+static void *(*const dom_calloc[3])(size_t, size_t) = { pool_raw_calloc, pool_mem_calloc,
+                                                         pool_obj_calloc };
+static void *(*const dom_realloc[3])(void *, size_t) = { pool_raw_realloc, pool_mem_realloc,
+                                                          pool_obj_realloc };
+static void (*const dom_free[3])(void *) = { pool_raw_free, pool_mem_free, pool_obj_free };
+
+static void run_plan(void *arg)
 {
-    if (pool_setup_allocators("debug") != 0)
+    const plan_t *pl = arg;
+    if (pl->config ? pool_setup_allocators(pl->config) != 0 : (pool_setup_debug_hooks(), 0))
         _exit(3);
-}
-
-static void overflow_mem(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_mem_malloc(24), 24);
-    p[24] = 'x';
-    pool_mem_free(p);
-}
-
-static void overflow_last_guard_obj(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_obj_malloc(100), 100);
-    p[100 + 7] = 0;
-    pool_obj_free(p);
-}
-
-static void overflow_raw(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_raw_malloc(33), 33);
-    p[33] = 0;
-    pool_raw_free(p);
-}
-
-static void overflow_large(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_mem_malloc(100000), 100000);
-    memset(p, 1, 100001);
-    pool_mem_free(p);
-}
-
-static void overflow_then_realloc(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_mem_malloc(40), 40);
-    p[41] = 0;
-    pool_mem_realloc(p, 400);
-}
-
-static void overflow_malloc_debug(void *arg)
-{
-    (void)arg;
-    if (pool_setup_allocators("malloc_debug") != 0)
-        _exit(3);
-    unsigned char *p = target(pool_mem_malloc(64), 64);
-    p[64] = 0;
-    pool_mem_free(p);
-}
-
-static void overflow_setup_hooks(void *arg)
-{
-    (void)arg;
-    pool_setup_debug_hooks();
-    unsigned char *p = target(pool_obj_malloc(8), 8);
-    p[8] = 0;
-    pool_obj_free(p);
-}
-
-static void underflow_mem(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_mem_malloc(24), 24);
-    p[-1] = 'x';
-    pool_mem_free(p);
-}
-
-static void underflow_calloc(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_obj_calloc(6, 8), 48);
-    p[-7] = 0;
-    pool_obj_free(p);
-}
-
-static void double_free_mem(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_mem_malloc(24), 24);
-    pool_mem_free(p);
-    pool_mem_free(p);
-}
-
-static void double_free_realloc(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_obj_malloc(72), 72);
-    pool_obj_free(p);
-    pool_obj_realloc(p, 10);
-}
-
-static void wrong_domain_mem_obj(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_mem_malloc(24), 24);
-    pool_obj_free(p);
-}
-
-static void wrong_domain_obj_raw(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_obj_malloc(56), 56);
-    pool_raw_free(p);
-}
-
-static void wrong_domain_raw_mem(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_raw_malloc(56), 56);
-    pool_mem_free(p);
-}
-
-/* The quarantine holds 4096 blocks: 5000 later frees push the block out,
- * and its bytes are checked as it leaves. */
-static void write_after_free_slots(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_obj_malloc(40), 40);
-    pool_obj_free(p);
-    p[5] = 1;
-    for (int i = 0; i < 5000; i++)
-        pool_obj_free(pool_obj_malloc(16));
-}
-
-/* ... and at most 16 MiB: two 9 MiB frees push it out. */
-static void write_after_free_bytes(void *arg)
-{
-    (void)arg;
-    debug_on();
-    unsigned char *p = target(pool_mem_malloc(300), 300);
-    pool_mem_free(p);
-    p[299] = 0;
-    for (int i = 0; i < 2; i++)
-        pool_mem_free(pool_mem_malloc(9u << 20));
-}
-
-/* Freed, pushed out of the quarantine (back to the pools, whose free list
- * now runs through its header), then freed again. */
-static void double_free_after_quarantine(void *arg)
-{
-    (void)arg;
-    debug_on();
+    unsigned char *p = NULL;
     void *others[8];
-    for (int i = 0; i < 8; i++)
-        others[i] = pool_mem_malloc(24);
-    unsigned char *p = target(pool_mem_malloc(24), 24);
-    for (int i = 0; i < 8; i++)
-        pool_mem_free(others[i]);
-    pool_mem_free(p);
-    for (int i = 0; i < 5000; i++)
-        pool_mem_free(pool_mem_malloc(100));
-    pool_mem_free(p);
+    for (const char *op = pl->script; *op; op++) {
+        switch (*op) {
+        case 'o':
+            for (int i = 0; i < 8; i++)
+                others[i] = dom_malloc[pl->alloc_dom](pl->size);
+            break;
+        case 'O':
+            for (int i = 0; i < 8; i++)
+                dom_free[pl->alloc_dom](others[i]);
+            break;
+        case 'a':
+        case 'c':
+            p = *op == 'a' ? dom_malloc[pl->alloc_dom](pl->size)
+                           : dom_calloc[pl->alloc_dom](pl->size / 8, 8);
+            fprintf(stderr, "target=%p size=%zu\n", (void *)p, pl->size);
+            break;
+        case 'w':
+            p[pl->poke] = 'x';
+            break;
+        case 'f':
+            dom_free[pl->free_dom](p);
+            break;
+        case 'r':
+            dom_realloc[pl->free_dom](p, 400);
+            break;
+        case 'e':
+            for (int i = 0; i < 5000; i++)
+                dom_free[pl->alloc_dom](dom_malloc[pl->alloc_dom](100));
+            break;
+        case 'E':
+            for (int i = 0; i < 2; i++)
+                dom_free[pl->alloc_dom](dom_malloc[pl->alloc_dom](9u << 20));
+            break;
+        }
+    }
 }
 
 typedef struct {
     const char *name;
-    void (*fn)(void *);
+    plan_t plan;
     const char *problem;     /* must appear in the report */
     const char *detail;      /* and this too, when not NULL */
     const char *bug;         /* a known allocator bug makes the checks SKIP */
@@ -200,28 +89,39 @@ typedef struct {
 } abort_case_t;
 
 static const abort_case_t cases[] = {
-    { "overflow, mem domain", overflow_mem, "buffer overflow", "guard bytes after", NULL, false },
-    { "overflow of the last guard byte, obj domain", overflow_last_guard_obj, "buffer overflow",
-      NULL, NULL, false },
-    { "overflow, raw domain", overflow_raw, "buffer overflow", NULL, NULL, false },
-    { "overflow of a large block", overflow_large, "buffer overflow", NULL, NULL, false },
-    { "overflow found by realloc", overflow_then_realloc, "buffer overflow", NULL, NULL, false },
-    { "overflow under malloc_debug", overflow_malloc_debug, "buffer overflow", NULL, NULL, false },
-    { "overflow after pool_setup_debug_hooks", overflow_setup_hooks, "buffer overflow", NULL,
+    { "overflow, mem domain", { "debug", MEM, MEM, 24, 24, "awf" }, "buffer overflow",
+      "guard bytes after", NULL, false },
+    { "overflow of the last guard byte, obj domain", { "debug", OBJ, OBJ, 100, 107, "awf" },
+      "buffer overflow", NULL, NULL, false },
+    { "overflow, raw domain", { "debug", RAW, RAW, 33, 33, "awf" }, "buffer overflow", NULL,
       NULL, false },
-    { "underflow, mem domain", underflow_mem, "buffer underflow", "guard bytes before", NULL, false },
-    { "underflow of a calloc block", underflow_calloc, "buffer underflow", NULL, NULL, false },
-    { "double free", double_free_mem, "double free", NULL, NULL, false },
-    { "realloc of a freed block", double_free_realloc, "already freed", NULL, NULL, false },
-    { "mem block freed through obj", wrong_domain_mem_obj, "wrong domain", "API 'm'", NULL, false },
-    { "obj block freed through raw", wrong_domain_obj_raw, "wrong domain", "API 'o'", NULL, false },
-    { "raw block freed through mem", wrong_domain_raw_mem, "wrong domain", "API 'r'", NULL, false },
-    { "write after free (quarantine slots)", write_after_free_slots, "write after free",
-      "offset 5", NULL, false },
-    { "write after free (quarantine bytes)", write_after_free_bytes, "write after free",
-      "offset 299", NULL, false },
-    { "double free after the quarantine let go", double_free_after_quarantine, "double free",
-      NULL, BUG_DOUBLE_FREE_AFTER_QUARANTINE, true },
+    { "overflow of a large block", { "debug", MEM, MEM, 100000, 100000, "awf" },
+      "buffer overflow", NULL, NULL, false },
+    { "overflow found by realloc", { "debug", MEM, MEM, 40, 41, "awr" }, "buffer overflow",
+      NULL, NULL, false },
+    { "overflow under malloc_debug", { "malloc_debug", MEM, MEM, 64, 64, "awf" },
+      "buffer overflow", NULL, NULL, false },
+    { "overflow after pool_setup_debug_hooks", { NULL, OBJ, OBJ, 8, 8, "awf" },
+      "buffer overflow", NULL, NULL, false },
+    { "underflow, mem domain", { "debug", MEM, MEM, 24, -1, "awf" }, "buffer underflow",
+      "guard bytes before", NULL, false },
+    { "underflow of a calloc block", { "debug", OBJ, OBJ, 48, -7, "cwf" }, "buffer underflow",
+      NULL, NULL, false },
+    { "double free", { "debug", MEM, MEM, 24, 0, "aff" }, "double free", NULL, NULL, false },
+    { "realloc of a freed block", { "debug", OBJ, OBJ, 72, 0, "afr" }, "already freed", NULL,
+      NULL, false },
+    { "mem block freed through obj", { "debug", MEM, OBJ, 24, 0, "af" }, "wrong domain",
+      "API 'm'", NULL, false },
+    { "obj block freed through raw", { "debug", OBJ, RAW, 56, 0, "af" }, "wrong domain",
+      "API 'o'", NULL, false },
+    { "raw block freed through mem", { "debug", RAW, MEM, 56, 0, "af" }, "wrong domain",
+      "API 'r'", NULL, false },
+    { "write after free (quarantine slots)", { "debug", OBJ, OBJ, 40, 5, "afwe" },
+      "write after free", "offset 5", NULL, false },
+    { "write after free (quarantine bytes)", { "debug", MEM, MEM, 300, 299, "afwE" },
+      "write after free", "offset 299", NULL, false },
+    { "double free after the quarantine let go", { "debug", MEM, MEM, 24, 0, "oaOfef" },
+      "double free", NULL, BUG_DOUBLE_FREE_AFTER_QUARANTINE, true },
 };
 
 /* OK, or KNOWN_BUG when the case hits a known allocator bug. */
@@ -243,7 +143,7 @@ static bool check(const abort_case_t *t, bool cond, const char *fmt, ...)
 static void run_abort_case(const abort_case_t *t)
 {
     child_t c;
-    child_run(&c, t->fn, NULL);
+    child_run(&c, run_plan, (void *)&t->plan);
     char addr[32] = "?", where[96];
     size_t size = 0;
     const char *s = strstr(c.out, "target=");
@@ -268,14 +168,16 @@ static void run_abort_case(const abort_case_t *t)
 
 /* ---- no false alarms ------------------------------------------------------ */
 
+static void debug_on(void)
+{
+    if (pool_setup_allocators("debug") != 0)
+        _exit(3);
+}
+
 static void clean_use(void *arg)
 {
     (void)arg;
     debug_on();
-    void *(*mal[3])(size_t) = { pool_raw_malloc, pool_mem_malloc, pool_obj_malloc };
-    void *(*cal[3])(size_t, size_t) = { pool_raw_calloc, pool_mem_calloc, pool_obj_calloc };
-    void *(*rea[3])(void *, size_t) = { pool_raw_realloc, pool_mem_realloc, pool_obj_realloc };
-    void (*fre[3])(void *) = { pool_raw_free, pool_mem_free, pool_obj_free };
     enum { SLOTS = 64 };
     unsigned char *slot[3][SLOTS] = { { 0 } };
     size_t len[3][SLOTS] = { { 0 } };
@@ -292,21 +194,21 @@ static void clean_use(void *arg)
         }
         switch ((x >> 4) % 4) {
         case 0:
-            fre[d](p);
-            p = mal[d](n);
+            dom_free[d](p);
+            p = dom_malloc[d](n);
             break;
         case 1:
-            fre[d](p);
-            p = cal[d](1, n);
+            dom_free[d](p);
+            p = dom_calloc[d](1, n);
             for (size_t j = 0; j < n; j++)
                 if (p[j])
                     _exit(5);
             break;
         case 2:
-            p = rea[d](p, n);
+            p = dom_realloc[d](p, n);
             break;
         default:
-            fre[d](p);
+            dom_free[d](p);
             p = NULL;
             n = 0;
         }
@@ -319,7 +221,7 @@ static void clean_use(void *arg)
     }
     for (int d = 0; d < 3; d++)
         for (int k = 0; k < SLOTS; k++)
-            fre[d](slot[d][k]);
+            dom_free[d](slot[d][k]);
     printf("clean run done\n");
 }
 
