@@ -89,8 +89,8 @@ manager_journal() { sb journalctl -u poold.service _PID=1 --no-pager -o cat 2>/d
 # (The journal is read whole first: grep -q would end the pipe early.)
 journal_has() { local j; j=$(poold_journal); grep -qE "$1" <<<"$j"; }
 manager_says() { local j; j=$(manager_journal); grep -q "$1" <<<"$j"; }
-env_has() { sb cat "/proc/$1/environ" | tr '\0' '\n' | grep -qx "$2"; }
-metrics_workload() { get /metrics | grep -q "^poold_workload_info{workload=\"$1\"} 1"; }
+env_has() { local e; e=$(sb cat "/proc/$1/environ" | tr '\0' '\n') && grep -qx "$2" <<<"$e"; }
+metrics_workload() { local m; m=$(get /metrics) && grep -q "^poold_workload_info{workload=\"$1\"} 1" <<<"$m"; }
 status_says() { [[ "$(prop StatusText)" == *"$1"* ]]; }
 not() { ! "$@"; }
 is_active() { [[ "$(prop ActiveState "${1:-poold.service}")" == active ]]; }
@@ -164,9 +164,13 @@ ok_out $? "systemctl reload poold" "$out"
 check "the reload applies the new workload from $CONF (poold_workload_info)" \
   wait_for 10 metrics_workload steady
 check "StatusText follows the reload" wait_for 5 status_says "workload steady"
-check "still active after the reload" is_active
+check "ActiveState=active after the reload (READY=1 ended the RELOADING=1)" is_active
 check "the same process (MainPID $pid) after the reload" test "$(prop MainPID)" = "$pid"
 check "no restart for the reload" test "$(prop NRestarts)" = "$restarts"
+
+out=$(SB_TIMEOUT=300 sb make --no-print-directory -C "$PWD" install 2>&1)
+ok_out $? "make install again" "$out"
+check "make install keeps an existing $CONF" sb grep -qx 'workload = steady' "$CONF"
 
 set_conf no.such-key 1
 out=$(sb systemctl reload poold.service 2>&1)
