@@ -1,14 +1,15 @@
 # A real systemd as PID 1 of new namespaces, on a throwaway overlay of this
 # machine's root (see sandbox-init.sh). Source it, then
 #   sb_unavailable          prints why the machine cannot do it (and fails), or succeeds
-#   sb_start LOG            boots it (console output to LOG); fails with the reason
+#   sb_start LOG            boots it (the launcher's output to LOG); fails with the reason
 #                           in SB_ERROR (call it directly, not in a subshell: it
 #                           keeps the sandbox's state in SB_* variables)
 #   sb CMD...               runs CMD inside (all namespaces), bounded by $SB_TIMEOUT
 #   sb_stop                 powers it off and removes what it used; idempotent
 #   sb_leftovers            prints anything it left on the real machine
 # The sandbox gets its own cgroup2 group and a cgroup namespace rooted there,
-# so its units never touch the host's (or another sandbox's) cgroups; unshare --kill-child takes the whole namespace down if the test dies.
+# so its units never touch the host's (or another sandbox's) cgroups; unshare
+# --kill-child takes the whole namespace down if the test dies.
 
 SB_ERROR="" SB_DIR="" SB_PID="" SB_LAUNCHER="" SB_PIDNS="" SB_CGROUPS=() SB_CG_BEFORE=()
 SB_TIMEOUT=${SB_TIMEOUT:-30}

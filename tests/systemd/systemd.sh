@@ -37,7 +37,7 @@ fi
 trap sb_stop EXIT
 trap 'exit 1' INT TERM
 mkdir -p "$BUILD/test-logs"
-if ! sb_start "$BUILD/test-logs/systemd-sandbox.console"; then
+if ! sb_start "$BUILD/test-logs/systemd-sandbox.log"; then
   ok 1 "boot systemd as PID 1 of a sandbox: $SB_ERROR"
   done_testing
   exit
@@ -51,9 +51,16 @@ ok_out() {
   printf '%s\n' "$3" | tail -15 | sed 's/^/#   /'
   return 1
 }
+# After a failure: the units' journal, for the log.
+dump_journal() {
+  [[ $TAP_FAILED -eq 0 ]] && return
+  diag "journal of poold.socket and poold.service:"
+  sb journalctl -u poold.socket -u poold.service --no-pager -n 60 -o short-monotonic 2>&1 | sed 's/^/#   /'
+}
 # The rest needs what failed: say so, tear down and stop.
 bail() {
   diag "stopping here: $1"
+  dump_journal
   sb_stop
   done_testing
   exit 1
@@ -226,6 +233,7 @@ check "poold.socket stopped too" test "$(prop ActiveState poold.socket)" = inact
 check "the system-call filter never killed poold (no status=31/SYS)" not manager_says 'status=31/SYS'
 
 # ---- teardown ----------------------------------------------------------------------------
+dump_journal
 sb_stop
 left=$(sb_leftovers)
 ok_out "$([[ -z "$left" ]]; echo $?)" "the sandbox is gone: no process, mount, directory or cgroup left" "$left"
