@@ -79,6 +79,7 @@ def summarize(workload, samples):
         if workload.name == "stats":
             row["slowdown_pct"] = med([s["slowdown_pct"] for s in ss])
             row["snapshot_per_s"] = med([s["snapshot_per_s"] for s in ss])
+            row["snapshot_us"] = med([s.get("snapshot_us", 0) for s in ss])
         rows.append(row)
     ref = {r["alloc"]: r.get("median_ns") for r in rows}
     for r in rows:
@@ -214,14 +215,17 @@ def render(workload, rows, tlist):
         out.append(f"  live after the 90% free: {live / MIB:.1f} MiB; figures are RSS above the "
                    "process's RSS at the start (harness arrays included there)")
     elif workload.name == "stats":
-        header = ["variant", "runs", "median ms", "spread", "Mops/s", "snapshots/s", "peak MiB"]
-        lines = [[r["alloc"], r["runs"], f"{r['median_ns'] / 1e6:.1f}", _spread(r), f"{r['mops']:.1f}",
-                  f"{r['snapshot_per_s']:.1f}" if r["alloc"].endswith("+stats") else "0",
-                  f"{r['peak_kb'] / MIB:.1f}"] for r in rows if r.get("runs")]
+        header = ["variant", "runs", "median ms", "spread", "Mops/s", "snapshots/s",
+                  "µs/snapshot", "peak MiB"]
+        lines = [[r["alloc"], r["runs"], f"{r['median_ns'] / 1e6:.1f}", _spread(r), f"{r['mops']:.1f}"] +
+                 ([f"{r['snapshot_per_s']:.1f}", f"{r['snapshot_us']:.1f}"]
+                  if r["alloc"].endswith("+stats") else ["0", "-"]) +
+                 [f"{r['peak_kb'] / MIB:.1f}"] for r in rows if r.get("runs")]
         out += _table(header, lines)
         on = next((r for r in rows if r["alloc"].endswith("+stats") and r.get("runs")), None)
         if on:
-            out.append(f"  slowdown (median over runs of each run's median paired slice ratio): "
+            out.append(f"  slowdown (median over runs of each run's median paired-slice ratio of the "
+                       f"churning thread's CPU time): "
                        f"{on['slowdown_pct']:+.2f}%")
     else:
         seconds = workload.name == "python"
@@ -239,7 +243,7 @@ def render(workload, rows, tlist):
 SUMMARY_FIELDS = ["workload", "alloc", "runs", "median_ns", "min_ns", "max_ns", "ops", "mops",
                   "vs_glibc", "vs_mimalloc", "vs_pymalloc", "checks", "start_kb", "peak_kb",
                   "final_kb"] + ["d_%s_kb" % k for k, _ in FRAG_POINTS] + \
-                 ["live90_kb", "slowdown_pct", "snapshot_per_s"]
+                 ["live90_kb", "slowdown_pct", "snapshot_per_s", "snapshot_us"]
 
 
 def write_all(outdir, meta, workloads, samples, failures):
