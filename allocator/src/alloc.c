@@ -52,7 +52,7 @@ void *pool_realloc(void *ptr, size_t size)
         return NULL;
     }
     size_t old;
-    if (arena_map_contains(ptr)) {
+    if (is_ours(ptr)) {
         old = pool_of(ptr)->bsize;
         if (size <= old && size + POOL_ALIGNMENT > old) {   /* same class: stay */
             COUNT(realloc_inplace, 1);
@@ -85,7 +85,7 @@ void *pool_reallocarray(void *ptr, size_t nmemb, size_t size)
 
 size_t pool_usable_size(const void *ptr)
 {
-    if (arena_map_contains(ptr))
+    if (is_ours(ptr))
         return pool_of(ptr)->bsize;
     return ptr ? large_usable_size(ptr) : 0;
 }

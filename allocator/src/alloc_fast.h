@@ -18,12 +18,13 @@ static inline __attribute__((always_inline)) void *fast_malloc(size_t n)
     size_t c = (n - 1) >> ALIGN_SHIFT;      /* n == 0 wraps: a large request */
     if (likely(c < NCLASSES)) {
         heap_t *h = pool_tls_heap;
-        pool_t *p = h->cur[c];
+        heap_class_t *hc = &h->cls[c];
+        pool_t *p = hc->cur;
         block_t *b = p->free;
         if (likely(b != NULL)) {
             p->free = b->next;
-            OWNER_ADD(&p->used, 1);
-            OWNER_ADD(&h->nmalloc[c], 1);
+            owner_add32(&p->used, 1);
+            owner_add64(&hc->nmalloc, 1);
             return b;
         }
         return pool_malloc_slow(h, (unsigned)c);
@@ -33,17 +34,15 @@ static inline __attribute__((always_inline)) void *fast_malloc(size_t n)
 
 static inline __attribute__((always_inline)) void fast_free(void *ptr)
 {
-    if (likely(arena_map_contains(ptr))) {
+    if (likely(is_ours(ptr))) {
         pool_t *p = pool_of(ptr);
         heap_t *h = pool_tls_heap;
         if (likely(p->heap == h)) {
             block_t *b = ptr;
             b->next = p->free;
             p->free = b;
-            uint32_t used = RELAXED_LOAD(&p->used) - 1;
-            atomic_store_explicit(&p->used, used, memory_order_relaxed);
-            OWNER_ADD(&h->nfree[p->cls], 1);
-            if (unlikely(used == 0 || !p->listed))
+            owner_add64(&h->cls[p->cls].nfree, 1);
+            if (unlikely(owner_dec32_is_zero(&p->used) | !p->listed))
                 pool_free_slow(h, p);
             return;
         }

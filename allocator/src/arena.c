@@ -30,6 +30,7 @@ static arena_t *usable_head, *usable_tail;
 static arena_t *lasta[POOLS_PER_ARENA + 1];
 static arena_t *all_head;           /* every live arena, ascending address */
 static arena_t *recycled;           /* descriptors of unmapped arenas */
+static uint64_t region_used[(1u << (REGION_SHIFT - ARENA_SHIFT)) / 64];  /* slots in use */
 
 static uint64_t n_allocated_total, n_released_total, n_current, n_highwater;
 static uint64_t n_purges, n_purged_pools, n_purged_bytes;
@@ -84,16 +85,44 @@ static void map_bit(const arena_t *a, bool on)
         atomic_fetch_and_explicit(&pool_arena_map_bits[k >> 6], ~bit, memory_order_release);
 }
 
+/* The lowest free slot of the region (keeps live arenas together), mapped. */
+static char *region_take(void)
+{
+    size_t slots = os_region_slots();
+    for (size_t w = 0; w < slots / 64; w++) {
+        if (region_used[w] == ~(uint64_t)0)
+            continue;
+        size_t slot = w * 64 + (size_t)__builtin_ctzll(~region_used[w]);
+        char *p = os_region_arena(slot);
+        if (p)
+            region_used[w] |= (uint64_t)1 << (slot % 64);
+        return p;
+    }
+    return NULL;
+}
+
+
+static void unmap_arena(char *base)
+{
+    if (((uintptr_t)base >> REGION_SHIFT) == pool_region_tag) {
+        size_t slot = ((uintptr_t)base & (((uintptr_t)1 << REGION_SHIFT) - 1)) >> ARENA_SHIFT;
+        os_region_release(base);
+        region_used[slot / 64] &= ~((uint64_t)1 << (slot % 64));
+    } else {
+        os_unmap(base, POOL_ARENA_SIZE);
+    }
+}
+
 static arena_t *arena_new(void)
 {
-    char *base = os_map_arena();
-    if (!base)
+    char *base = region_take();
+    if (!base && !(base = os_map_arena()))
         return NULL;
     arena_t *a = recycled;
     if (a)
         recycled = a->all_next;
     else if (!(a = os_meta_alloc(sizeof *a))) {
-        os_unmap(base, POOL_ARENA_SIZE);
+        unmap_arena(base);
         return NULL;
     }
     memset(a, 0, sizeof *a);
@@ -101,13 +130,15 @@ static arena_t *arena_new(void)
     a->free_head = -1;
 
     /* keep all_head sorted by address, for a stable arena map */
-    arena_t **pp = &all_head;
-    while (*pp && (*pp)->base < base)
-        pp = &(*pp)->all_next;
-    a->all_next = *pp;
-    a->all_prev = *pp ? (*pp)->all_prev : NULL;
-    if (*pp) (*pp)->all_prev = a;
-    *pp = a;
+    arena_t *prev = NULL, *next = all_head;
+    while (next && next->base < base) {
+        prev = next;
+        next = next->all_next;
+    }
+    a->all_prev = prev;
+    a->all_next = next;
+    if (next) next->all_prev = a;
+    if (prev) prev->all_next = a; else all_head = a;
 
     map_bit(a, true);
     n_allocated_total++;
@@ -128,7 +159,7 @@ static void arena_free(arena_t *a)
     if (a->all_prev) a->all_prev->all_next = a->all_next; else all_head = a->all_next;
     if (a->all_next) a->all_next->all_prev = a->all_prev;
     map_bit(a, false);
-    os_unmap(a->base, POOL_ARENA_SIZE);
+    unmap_arena(a->base);
     n_current--;
     n_released_total++;
     a->all_next = recycled;
@@ -265,7 +296,7 @@ void arena_pool_release(pool_t *p)
  * is clamped into [0, nblocks]; the byte identity does not depend on it. */
 static unsigned pool_live_blocks(const pool_t *p, unsigned nblocks)
 {
-    uint32_t used = atomic_load_explicit(&((pool_t *)p)->used, memory_order_acquire);
+    uint32_t used = LOAD_COUNTER(&p->used);
     uint32_t pending = XFREE_COUNT(atomic_load_explicit(&((pool_t *)p)->xfree,
                                                         memory_order_relaxed));
     if (pending >= used)

@@ -167,16 +167,26 @@ static __attribute__((noreturn)) void report_write_after_free(const unsigned cha
     abort();
 }
 
+static bool in_quarantine(const unsigned char *data);
+
+/* The size and serial are only trustworthy while the block waits in the
+ * quarantine: once it has gone back to the inner allocator, that allocator
+ * may have written over them. */
 static __attribute__((noreturn)) void report_double_free(const unsigned char *data, char via)
 {
     report_t r = { .pos = 0 };
-    uint64_t n = get_be(data - HEAD);
     rput(&r, "poolalloc debug: double free (this block was already freed)\n");
-    rput(&r, "    block at %p: %llu bytes, serial number %llu, freed again through API id "
-             "'%c'\n", (const void *)data, (unsigned long long)n,
-         (unsigned long long)get_be(data + n + S), via);
-    rput(&r, "    (the first free filled its id, guards and data with 0x%02x)\n", DEADBYTE);
-    rbytes(&r, "first bytes of the block:", data, n < 8 ? (size_t)n : 8, -1);
+    if (in_quarantine(data)) {
+        uint64_t n = get_be(data - HEAD);
+        rput(&r, "    block at %p: %llu bytes, serial number %llu, freed again through API id "
+                 "'%c'\n", (const void *)data, (unsigned long long)n,
+             (unsigned long long)get_be(data + n + S), via);
+        rput(&r, "    (the first free filled its id, guards and data with 0x%02x)\n", DEADBYTE);
+        rbytes(&r, "first bytes of the block:", data, n < 8 ? (size_t)n : 8, -1);
+    } else {
+        rput(&r, "    block at %p, freed again through API id '%c'; it has left the "
+                 "quarantine, so its size is no longer known\n", (const void *)data, via);
+    }
     rput(&r, "poolalloc debug: fatal error, aborting\n");
     ssize_t w = write(STDERR_FILENO, r.buf, r.pos);
     (void)w;
@@ -229,6 +239,16 @@ static size_t q_head, q_count, q_bytes;
 pthread_mutex_t pool_debug_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t block_bytes(const unsigned char *data) { return get_be(data - HEAD); }
+
+static bool in_quarantine(const unsigned char *data)
+{
+    bool found = false;
+    pthread_mutex_lock(&pool_debug_lock);
+    for (size_t i = 0; i < q_count && !found; i++)
+        found = quarantine[(q_head + i) % QUARANTINE_SLOTS].data == data;
+    pthread_mutex_unlock(&pool_debug_lock);
+    return found;
+}
 
 /* A block leaving quarantine must still be DEADBYTE everywhere we wrote it. */
 static void release_block(const qentry_t *e)

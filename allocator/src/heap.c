@@ -24,11 +24,11 @@
 #include <string.h>
 
 pool_t pool_pool_empty;
-heap_t pool_heap_empty = { .cur = { [0 ... NCLASSES - 1] = &pool_pool_empty } };
+heap_t pool_heap_empty = { .cls = { [0 ... NCLASSES - 1] = { .cur = &pool_pool_empty } } };
 __thread heap_t *pool_tls_heap __attribute__((tls_model("initial-exec"))) = &pool_heap_empty;
 
 /* Counts for threads that cannot or must not take a heap. */
-static heap_t heap_orphan = { .cur = { [0 ... NCLASSES - 1] = &pool_pool_empty },
+static heap_t heap_orphan = { .cls = { [0 ... NCLASSES - 1] = { .cur = &pool_pool_empty } },
                               .shared = true };
 static __thread bool tls_exiting __attribute__((tls_model("initial-exec")));
 static heap_t *exit_heap;
@@ -71,7 +71,7 @@ static heap_t *heap_new(bool thread_heap)
         return NULL;
     memset(h, 0, sizeof *h);
     for (unsigned c = 0; c < NCLASSES; c++)
-        h->cur[c] = &pool_pool_empty;
+        h->cls[c].cur = &pool_pool_empty;
     atomic_store(&h->state, HEAP_OWNED);
     heap_t *top = atomic_load_explicit(&registry, memory_order_relaxed);
     do {
@@ -174,22 +174,22 @@ void heap_sweep_abandoned(void)
 static void add_heap_stats(pool_stats_t *st, heap_t *h)
 {
     for (unsigned c = 0; c < NCLASSES; c++) {
-        st->classes[c].mallocs += RELAXED_LOAD(&h->nmalloc[c]);
-        st->classes[c].frees += RELAXED_LOAD(&h->nfree[c]);
+        st->classes[c].mallocs += LOAD_COUNTER(&h->cls[c].nmalloc);
+        st->classes[c].frees += LOAD_COUNTER(&h->cls[c].nfree);
     }
-    st->large_allocations += RELAXED_LOAD(&h->large_live);
-    st->large_bytes += RELAXED_LOAD(&h->large_live_bytes);
-    st->large_mallocs += RELAXED_LOAD(&h->large_mallocs);
-    st->large_bytes_total += RELAXED_LOAD(&h->large_bytes_total);
+    st->large_allocations += LOAD_COUNTER(&h->large_live);
+    st->large_bytes += LOAD_COUNTER(&h->large_live_bytes);
+    st->large_mallocs += LOAD_COUNTER(&h->large_mallocs);
+    st->large_bytes_total += LOAD_COUNTER(&h->large_bytes_total);
     for (unsigned i = 0; i < POOL_LARGE_BUCKETS; i++)
-        st->large_hist[i] += RELAXED_LOAD(&h->large_hist[i]);
-    st->ops.free += RELAXED_LOAD(&h->large_frees);
-    st->ops.calloc += RELAXED_LOAD(&h->calloc_calls);
-    st->ops.realloc += RELAXED_LOAD(&h->realloc_calls);
-    st->ops.realloc_inplace += RELAXED_LOAD(&h->realloc_inplace);
-    st->ops.aligned += RELAXED_LOAD(&h->aligned_calls);
-    st->ops.remote_free += RELAXED_LOAD(&h->remote_frees);
-    st->ops.failed += RELAXED_LOAD(&h->failed);
+        st->large_hist[i] += LOAD_COUNTER(&h->large_hist[i]);
+    st->ops.free += LOAD_COUNTER(&h->large_frees);
+    st->ops.calloc += LOAD_COUNTER(&h->calloc_calls);
+    st->ops.realloc += LOAD_COUNTER(&h->realloc_calls);
+    st->ops.realloc_inplace += LOAD_COUNTER(&h->realloc_inplace);
+    st->ops.aligned += LOAD_COUNTER(&h->aligned_calls);
+    st->ops.remote_free += LOAD_COUNTER(&h->remote_frees);
+    st->ops.failed += LOAD_COUNTER(&h->failed);
 }
 
 /* Sum the per-heap counters. Each is read once; the per-heap large counts

@@ -102,6 +102,7 @@ void pool_ensure_init(void)
             sched_yield();
         return;
     }
+    os_region_init();
     heap_setup();
     read_purge_delay();
     domains_init();

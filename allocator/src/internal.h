@@ -56,12 +56,48 @@ static inline unsigned class_blocks(unsigned c)
     return (unsigned)((POOL_POOL_SIZE - POOL_HDR_SIZE) / class_size(c));
 }
 
-/* Relaxed read-modify-write by the only writer: a plain load/add/store that
- * other threads may read without a data race (no lock prefix). */
-#define OWNER_ADD(obj, v) \
-    atomic_store_explicit((obj), atomic_load_explicit((obj), memory_order_relaxed) + (v), \
-                          memory_order_relaxed)
 #define RELAXED_LOAD(obj) atomic_load_explicit((obj), memory_order_relaxed)
+
+/* Owner-only counters: one thread writes, any thread may read (with
+ * LOAD_COUNTER). On x86-64 the write is one add to memory without a lock
+ * prefix, which readers see whole; elsewhere, and under ThreadSanitizer
+ * (which must see the accesses), a relaxed atomic load and store. */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#define OWNER_ASM 1
+#endif
+#define LOAD_COUNTER(c) __atomic_load_n((c), __ATOMIC_RELAXED)
+
+static inline void owner_add64(uint64_t *c, uint64_t v)
+{
+#ifdef OWNER_ASM
+    __asm__ volatile("addq %1, %0" : "+m"(*c) : "er"(v));
+#else
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+#endif
+}
+
+static inline void owner_add32(uint32_t *c, uint32_t v)
+{
+#ifdef OWNER_ASM
+    __asm__ volatile("addl %1, %0" : "+m"(*c) : "ir"(v));
+#else
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+#endif
+}
+
+/* Decrement; true when the counter reached zero. */
+static inline bool owner_dec32_is_zero(uint32_t *c)
+{
+#ifdef OWNER_ASM
+    bool zero;
+    __asm__ volatile("decl %0" : "+m"(*c), "=@ccz"(zero));
+    return zero;
+#else
+    uint32_t v = __atomic_load_n(c, __ATOMIC_RELAXED) - 1;
+    __atomic_store_n(c, v, __ATOMIC_RELAXED);
+    return v == 0;
+#endif
+}
 
 typedef struct block { struct block *next; } block_t;
 typedef struct heap heap_t;
@@ -70,7 +106,7 @@ typedef struct arena arena_t;
 /* The pool header: line 0 is the owner's, line 1 is written by other threads. */
 typedef struct pool {
     block_t        *free;       /* owner's free list */
-    _Atomic uint32_t used;      /* blocks handed out, including those in xfree */
+    uint32_t        used;       /* blocks handed out, including those in xfree (owner-only) */
     uint16_t        cls;
     uint8_t         listed;     /* on its heap's class list */
     uint8_t         full_marked;/* owner set FULL in xfree and no drain has seen it since */
@@ -93,20 +129,24 @@ _Static_assert(sizeof(pool_t) <= POOL_HDR_SIZE, "pool header too large");
 #define XFREE_FULL   ((uint64_t)1 << 16)
 #define XFREE_COUNT(x) ((uint32_t)((x) >> 32))
 
+/* What a heap keeps per size class: the fast path touches one cache line. */
+typedef struct {
+    pool_t  *cur;                       /* head of the class list (or the sentinel) */
+    pool_t  *tail;
+    uint64_t nmalloc, nfree;            /* statistics (owner-only counters) */
+} heap_class_t;
+
 struct heap {
-    pool_t *cur[NCLASSES];              /* head of each class list (or the sentinel) */
-    pool_t *tail[NCLASSES];
-    _Atomic uint64_t nmalloc[NCLASSES]; /* statistics, owner-written */
-    _Atomic uint64_t nfree[NCLASSES];
+    heap_class_t cls[NCLASSES];
     pool_t *_Atomic delayed;            /* full pools that got remote frees */
 
-    /* more statistics, owner-written; large_live* of one heap may wrap below
-     * zero (blocks freed by other threads) but the sum over heaps is right */
-    _Atomic uint64_t large_live, large_live_bytes;
-    _Atomic uint64_t large_mallocs, large_frees, large_bytes_total;
-    _Atomic uint64_t large_hist[POOL_LARGE_BUCKETS];
-    _Atomic uint64_t calloc_calls, realloc_calls, realloc_inplace, aligned_calls;
-    _Atomic uint64_t remote_frees, failed;
+    /* more statistics (owner-only counters); large_live* of one heap may
+     * wrap below zero (blocks freed by other threads) but the sum is right */
+    uint64_t large_live, large_live_bytes;
+    uint64_t large_mallocs, large_frees, large_bytes_total;
+    uint64_t large_hist[POOL_LARGE_BUCKETS];
+    uint64_t calloc_calls, realloc_calls, realloc_inplace, aligned_calls;
+    uint64_t remote_frees, failed;
 
     _Atomic int      state;             /* HEAP_OWNED / HEAP_ABANDONED / HEAP_BUSY */
     bool             shared;            /* counters written by many threads */
@@ -125,6 +165,20 @@ static inline bool arena_map_contains(const void *p)
         return false;
     uint64_t w = RELAXED_LOAD(&pool_arena_map_bits[k >> 6]);
     return (w >> (k & 63)) & 1;
+}
+
+/* The arena region: address space reserved at start-up (16 GiB, aligned to
+ * its size) that arenas are cut from, so that "is this block ours?" is one
+ * shift and compare. Arenas beyond it (or when it could not be reserved)
+ * are found through arena_map. */
+#define REGION_SHIFT 34
+extern uintptr_t pool_region_tag INTERNAL;   /* region address >> REGION_SHIFT */
+
+static inline bool is_ours(const void *p)
+{
+    if (likely(((uintptr_t)p >> REGION_SHIFT) == pool_region_tag))
+        return true;
+    return arena_map_contains(p);
 }
 
 static inline pool_t *pool_of(const void *p)
@@ -163,7 +217,7 @@ INTERNAL void  pool_free_remote(pool_t *p, block_t *b);
 INTERNAL void  heap_collect_all(heap_t *h);
 
 /* ---- heap.c ---------------------------------------------------------------- */
-INTERNAL extern heap_t pool_heap_empty;   /* sentinel: every cur[] is the empty pool */
+INTERNAL extern heap_t pool_heap_empty;   /* sentinel: every class's cur is the empty pool */
 INTERNAL extern pool_t pool_pool_empty;
 INTERNAL void    heap_setup(void);         /* once, from pool_ensure_init */
 INTERNAL heap_t *heap_get(void);          /* this thread's real heap, made on demand */
@@ -181,12 +235,12 @@ extern __thread heap_t *pool_tls_heap INTERNAL __attribute__((tls_model("initial
 
 /* Count on a heap from a slow path: a plain store on the thread's own heap,
  * an atomic add on the shared fallback heap. */
-static inline void heap_count(heap_t *h, _Atomic uint64_t *counter, uint64_t v)
+static inline void heap_count(heap_t *h, uint64_t *counter, uint64_t v)
 {
     if (unlikely(h->shared))
-        atomic_fetch_add_explicit(counter, v, memory_order_relaxed);
+        __atomic_fetch_add(counter, v, __ATOMIC_RELAXED);
     else
-        OWNER_ADD(counter, v);
+        owner_add64(counter, v);
 }
 
 /* Count one event on the calling thread's heap (slow paths only). */
@@ -198,9 +252,9 @@ static inline void heap_count(heap_t *h, _Atomic uint64_t *counter, uint64_t v)
 
 static inline void heap_list_unlink(heap_t *h, pool_t *p)
 {
-    unsigned c = p->cls;
-    if (p->prev) p->prev->next = p->next; else h->cur[c] = p->next ? p->next : &pool_pool_empty;
-    if (p->next) p->next->prev = p->prev; else h->tail[c] = p->prev;
+    heap_class_t *hc = &h->cls[p->cls];
+    if (p->prev) p->prev->next = p->next; else hc->cur = p->next ? p->next : &pool_pool_empty;
+    if (p->next) p->next->prev = p->prev; else hc->tail = p->prev;
     p->next = p->prev = NULL;
     p->listed = 0;
 }
@@ -222,6 +276,10 @@ INTERNAL void   sys_free(void *p);
 INTERNAL size_t sys_usable_size(void *p);
 
 /* ---- os.c ------------------------------------------------------------------- */
+INTERNAL void     os_region_init(void);        /* reserve the arena region, if allowed */
+INTERNAL void    *os_region_arena(size_t slot); /* map arena number `slot` of the region */
+INTERNAL void     os_region_release(void *p);   /* give a region arena back, keep the reservation */
+INTERNAL size_t   os_region_slots(void);        /* arenas the region holds (0: none) */
 INTERNAL void    *os_map_arena(void);           /* 1 MiB, 1 MiB-aligned, or NULL */
 INTERNAL void     os_unmap(void *p, size_t n);
 INTERNAL int      os_purge(void *p, size_t n);  /* give pages back, keep the mapping */

@@ -6,7 +6,59 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
+
+/* ---- the arena region ------------------------------------------------------- */
+
+uintptr_t pool_region_tag = UINTPTR_MAX;   /* matches no address until reserved */
+static char *region_base;
+
+/* Reserve 16 GiB of address space, aligned to 16 GiB, with no access and no
+ * commit charge. Skipped when RLIMIT_AS is set: the reservation would use up
+ * the address space the user budgeted. */
+void os_region_init(void)
+{
+    const size_t size = (size_t)1 << REGION_SHIFT;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        return;
+    char *p = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    char *a = (char *)(((uintptr_t)p + size - 1) & ~(uintptr_t)(size - 1));
+    if (a > p)
+        munmap(p, (size_t)(a - p));
+    if (a + size < p + 2 * size)
+        munmap(a + size, (size_t)(p + 2 * size - (a + size)));
+    if ((uintptr_t)a >> ADDR_BITS) {
+        munmap(a, size);
+        return;
+    }
+    region_base = a;
+    pool_region_tag = (uintptr_t)a >> REGION_SHIFT;
+}
+
+size_t os_region_slots(void)
+{
+    return region_base ? (size_t)1 << (REGION_SHIFT - ARENA_SHIFT) : 0;
+}
+
+void *os_region_arena(size_t slot)
+{
+    char *p = region_base + slot * POOL_ARENA_SIZE;
+    return mprotect(p, POOL_ARENA_SIZE, PROT_READ | PROT_WRITE) == 0 ? p : NULL;
+}
+
+/* A fresh inaccessible mapping over the arena drops its pages and its
+ * commit charge while the address space stays reserved. */
+void os_region_release(void *p)
+{
+    mmap(p, POOL_ARENA_SIZE, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+         -1, 0);
+}
+
+/* ---- arenas outside the region ------------------------------------------------- */
 
 static void *map_anon(void *hint, size_t n)
 {

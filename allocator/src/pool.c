@@ -38,7 +38,7 @@ void pool_init(pool_t *p, heap_t *h, unsigned cls)
     p->next = p->prev = NULL;
     atomic_store_explicit(&p->delayed_next, NULL, memory_order_relaxed);
     atomic_store_explicit(&p->xfree, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->used, 0, memory_order_relaxed);
+    __atomic_store_n(&p->used, 0, __ATOMIC_RELAXED);
 }
 
 /* Link the never-used blocks up to the end of the bump pointer's page. */
@@ -74,29 +74,29 @@ static bool pool_collect(pool_t *p)
         t->next = p->free;
     }
     p->free = head;
-    atomic_store_explicit(&p->used, RELAXED_LOAD(&p->used) - n, memory_order_release);
+    owner_add32(&p->used, -n);
     return true;
 }
 
 static void list_push_front(heap_t *h, pool_t *p)
 {
-    unsigned c = p->cls;
-    pool_t *head = h->cur[c] == &pool_pool_empty ? NULL : h->cur[c];
+    heap_class_t *hc = &h->cls[p->cls];
+    pool_t *head = hc->cur == &pool_pool_empty ? NULL : hc->cur;
     p->prev = NULL;
     p->next = head;
-    if (head) head->prev = p; else h->tail[c] = p;
-    h->cur[c] = p;
+    if (head) head->prev = p; else hc->tail = p;
+    hc->cur = p;
     p->listed = 1;
 }
 
 static void list_append(heap_t *h, pool_t *p)
 {
-    unsigned c = p->cls;
-    pool_t *t = h->tail[c];
+    heap_class_t *hc = &h->cls[p->cls];
+    pool_t *t = hc->tail;
     p->next = NULL;
     p->prev = t;
-    if (t) t->next = p; else h->cur[c] = p;
-    h->tail[c] = p;
+    if (t) t->next = p; else hc->cur = p;
+    hc->tail = p;
     p->listed = 1;
 }
 
@@ -117,7 +117,7 @@ static bool pool_releasable(pool_t *p)
  * (kept, so alloc/free ping-pong does not go through the arena lock). */
 static void pool_maybe_release(heap_t *h, pool_t *p)
 {
-    if (RELAXED_LOAD(&p->used) != 0 || h->cur[p->cls] == p || !pool_releasable(p))
+    if (LOAD_COUNTER(&p->used) != 0 || h->cls[p->cls].cur == p || !pool_releasable(p))
         return;
     if (p->listed)
         heap_list_unlink(h, p);
@@ -133,7 +133,7 @@ static void heap_drain_delayed(heap_t *h)
         pool_t *next = atomic_load_explicit(&p->delayed_next, memory_order_relaxed);
         p->full_marked = 0;     /* the remote free that delayed p cleared FULL */
         pool_collect(p);
-        if (!p->listed && RELAXED_LOAD(&p->used) != 0)
+        if (!p->listed && LOAD_COUNTER(&p->used) != 0)
             list_append(h, p);  /* at the tail: it gathers frees before reuse */
         pool_maybe_release(h, p);
         p = next;
@@ -157,11 +157,11 @@ static bool pool_mark_full(pool_t *p)
     return true;
 }
 
-/* Make h->cur[cls] a pool with a non-empty free list; NULL when out of memory. */
+/* Make h->cls[cls].cur a pool with a non-empty free list; NULL when out of memory. */
 static pool_t *heap_find_pool(heap_t *h, unsigned cls)
 {
     heap_drain_delayed(h);
-    for (pool_t *p; (p = h->cur[cls]) != &pool_pool_empty;) {
+    for (pool_t *p; (p = h->cls[cls].cur) != &pool_pool_empty;) {
         if (p->free || (p->free = pool_carve(p)) || pool_collect(p))
             return p;
         heap_list_unlink(h, p);
@@ -184,13 +184,13 @@ void *heap_pop(heap_t *h, unsigned cls)
 {
     pool_t *p = heap_find_pool(h, cls);
     if (!p) {
-        OWNER_ADD(&h->failed, 1);
+        owner_add64(&h->failed, 1);
         return NULL;
     }
     block_t *b = p->free;
     p->free = b->next;
-    OWNER_ADD(&p->used, 1);
-    OWNER_ADD(&h->nmalloc[cls], 1);
+    owner_add32(&p->used, 1);
+    owner_add64(&h->cls[cls].nmalloc, 1);
     return b;
 }
 
@@ -237,7 +237,7 @@ void pool_free_remote(pool_t *p, block_t *b)
                                                         memory_order_relaxed));
     }
     heap_t *me = heap_for_stats();
-    heap_count(me, &me->nfree[cls], 1);
+    heap_count(me, &me->cls[cls].nfree, 1);
     heap_count(me, &me->remote_frees, 1);
 }
 
@@ -248,10 +248,10 @@ void heap_collect_all(heap_t *h)
     heap_drain_delayed(h);
     for (unsigned c = 0; c < NCLASSES; c++) {
         pool_t *next;
-        for (pool_t *p = h->cur[c]; p && p != &pool_pool_empty; p = next) {
+        for (pool_t *p = h->cls[c].cur; p && p != &pool_pool_empty; p = next) {
             next = p->next;
             pool_collect(p);
-            if (RELAXED_LOAD(&p->used) == 0 && pool_releasable(p)) {
+            if (LOAD_COUNTER(&p->used) == 0 && pool_releasable(p)) {
                 heap_list_unlink(h, p);
                 arena_pool_release(p);
             }
