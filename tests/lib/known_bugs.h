@@ -12,6 +12,11 @@
     "size field overwritten by the inner allocator's free-list link; the report reads the " \
     "serial number at data + that size and crashes (SIGSEGV) instead of aborting"
 
+#define BUG_EXIT_HEAP_NEVER_TRIMMED \
+    "heap.c: pools of the shared exit heap (allocations after a thread's heap exit) are " \
+    "never collected: pool_trim/heap_sweep_all skip it, so once their blocks are freed " \
+    "remotely they stay USED forever and keep their arena mapped"
+
 #define KNOWN_BUG(cond, bug, ...)                                                    \
     do {                                                                             \
         if (cond)                                                                    \
