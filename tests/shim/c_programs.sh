@@ -34,10 +34,11 @@ POOLMALLOC=debug same_output "threads under POOLMALLOC=debug" "$PROGS/shim_threa
 same_output "fork with a thread allocating, children exit 0" "$PROGS/shim_fork"
 POOLMALLOC=debug same_output "fork under POOLMALLOC=debug" "$PROGS/shim_fork"
 LD_PRELOAD=$SHIM "$PROGS/shim_exit_threads" >"$TMP/exit.out"
-ok $? "50 threads that exit one after another"
+ok $? "100 threads that exit, one after another and four at a time"
 read -r heaps abandoned < <(sed -n 's/.*heaps=\([0-9]*\) abandoned=\([0-9]*\).*/\1 \2/p' "$TMP/exit.out")
 diag "$(cat "$TMP/exit.out")"
-[[ ${heaps:-99} -le 3 ]]; ok $? "exited threads' heaps are reused: at most 3 heaps (got ${heaps:-?})"
+[[ ${heaps:-99} -le 6 ]]; ok $? "exited threads' heaps are reused: at most 6 heaps (got ${heaps:-?})"
+grep -q "stats=consistent" "$TMP/exit.out"; ok $? "the statistics are consistent after they exited"
 [[ ${abandoned:-0} -ge 1 ]]; ok $? "the last thread's heap is abandoned (got ${abandoned:-?})"
 
 # ---- POOLMALLOCSTATS ---------------------------------------------------------------------

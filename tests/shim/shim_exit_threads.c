@@ -1,8 +1,9 @@
-/* Threads that exit one after another, each having used libc functions
- * that keep thread-local malloc'd buffers (strerror of an unknown error),
- * which glibc frees after the thread's TSD destructors have run. Prints the
- * pool allocator's heap counts (when preloaded) so the suite can check that
- * exited threads' heaps are reused rather than leaked. */
+/* Threads that exit one after another, then four at a time, each having
+ * used libc functions that keep thread-local malloc'd buffers (strerror of
+ * an unknown error), which glibc frees after the thread's TSD destructors
+ * have run. Prints the pool allocator's heap counts (when preloaded) so the
+ * suite can check that exited threads' heaps are reused rather than leaked,
+ * and whether the statistics are consistent afterwards. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "poolalloc.h"
+#include "stats_check.h"
 
 static void *body(void *arg)
 {
@@ -33,6 +35,13 @@ int main(void)
         pthread_create(&t, NULL, body, (void *)(uintptr_t)i);
         pthread_join(t, NULL);
     }
+    for (int i = 0; i < N; i += 4) {
+        pthread_t t[4];
+        for (int k = 0; k < 4; k++)
+            pthread_create(&t[k], NULL, body, (void *)(uintptr_t)(i + k));
+        for (int k = 0; k < 4; k++)
+            pthread_join(t[k], NULL);
+    }
     int (*get)(pool_stats_t *) = (int (*)(pool_stats_t *))dlsym(RTLD_DEFAULT, "pool_stats_get");
     if (!get) {
         printf("not preloaded\n");
@@ -40,8 +49,10 @@ int main(void)
     }
     pool_stats_t st;
     get(&st);
-    printf("threads=%d heaps=%llu abandoned=%llu pools_used=%llu\n", N,
+    char why[256] = "consistent";
+    stats_quiescent(&st, why, sizeof why);
+    printf("threads=%d heaps=%llu abandoned=%llu pools_used=%llu stats=%s\n", 2 * N,
            (unsigned long long)st.heaps, (unsigned long long)st.heaps_abandoned,
-           (unsigned long long)st.pools_used);
+           (unsigned long long)st.pools_used, why);
     return 0;
 }
