@@ -7,11 +7,6 @@
 
 #include "tap.h"
 
-#define BUG_DOUBLE_FREE_AFTER_QUARANTINE \
-    "debug.c report_double_free: a block freed again after it left the quarantine has its " \
-    "size field overwritten by the inner allocator's free-list link; the report reads the " \
-    "serial number at data + that size and crashes (SIGSEGV) instead of aborting"
-
 #define BUG_EXIT_HEAP_NEVER_TRIMMED \
     "heap.c: pools of the shared exit heap (allocations after a thread's heap exit) are " \
     "never collected: pool_trim/heap_sweep_all skip it, so once their blocks are freed " \

@@ -121,7 +121,7 @@ static const abort_case_t cases[] = {
     { "write after free (quarantine bytes)", { "debug", MEM, MEM, 300, 299, "afwE" },
       "write after free", "offset 299", NULL, false },
     { "double free after the quarantine let go", { "debug", MEM, MEM, 24, 0, "oaOfef" },
-      "double free", NULL, BUG_DOUBLE_FREE_AFTER_QUARANTINE, true },
+      "double free", "left the quarantine", NULL, true },
 };
 
 /* OK, or KNOWN_BUG when the case hits a known allocator bug. */
