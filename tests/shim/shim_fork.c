@@ -90,6 +90,7 @@ int main(void)
         bad += !pat_check(kept[i], 10 + (size_t)i);
         free(kept[i]);
     }
-    printf("%d of %d children exited 0, parent blocks %s\n", ok_kids, KIDS, bad ? "DAMAGED" : "intact");
+    printf("%d of %d children exited 0, parent blocks %s\n", ok_kids, KIDS,
+           bad ? "DAMAGED" : "intact");
     return ok_kids != KIDS || bad;
 }

@@ -103,7 +103,8 @@ int main(int argc, char **argv)
         remote += w[i].freed_remote;
         printf("worker %d checksum %016llx\n", i, (unsigned long long)w[i].checksum);
     }
-    printf("handed over %s, damaged blocks %llu\n", sent == remote && sent > 0 ? "all" : "SOME LOST",
+    printf("handed over %s, damaged blocks %llu\n",
+           sent == remote && sent > 0 ? "all" : "SOME LOST",
            (unsigned long long)bad);
     return bad || sent != remote;
 }

@@ -136,7 +136,8 @@ static void test_fullest_first(void)
     for (size_t i = 0; i < n; i++) {
         if (before[i].free_pools && before[i].free_pools < min_free)
             min_free = before[i].free_pools;
-        if (after[i].address == before[i].address && after[i].free_pools + 1 == before[i].free_pools)
+        if (after[i].address == before[i].address &&
+            after[i].free_pools + 1 == before[i].free_pools)
             got = after[i].address;
     }
     OK(got == ARENA_OF(q), "the new pool came from the arena that lost a free pool");

@@ -123,7 +123,8 @@ static void test_hooks_wrap_tracer(void)
     OK(memcmp(&once, &twice, sizeof once) == 0 && once.ctx != &t,
        "pool_setup_debug_hooks wraps the tracer once (idempotent)");
     unsigned char *p = pool_mem_malloc(40);
-    OK(t.malloc == 1 && t.last_size > 40, "the tracer under the hooks sees malloc(40 + guards = %zu)",
+    OK(t.malloc == 1 && t.last_size > 40,
+       "the tracer under the hooks sees malloc(40 + guards = %zu)",
        t.last_size);
     OK(p[0] == 0xCD && p[39] == 0xCD, "hooked blocks start as 0xCD");
     pool_mem_free(p);
