@@ -24,6 +24,9 @@
 #include <unistd.h>
 
 #define REALM "poold"
+/* Per-connection kernel send buffer (the kernel doubles it): room for a
+ * gzipped scrape many times over, and for a plain one on a fast network. */
+#define SEND_BUFFER_BYTES (64 * 1024)
 
 static struct MHD_Daemon *daemons[MAX_LISTEN];
 static bool daemon_tls[MAX_LISTEN];
@@ -194,8 +197,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-/* Marks the probe's connection: the first connection that starts on the
- * armed descriptor takes the mark, and only that one. */
+/* A new connection. Its send buffer is capped, so a client that stops
+ * reading holds its request (and in-flight slot) until the connection
+ * timeout instead of parking megabytes in the kernel. The probe's
+ * connection is marked: the first connection that starts on the armed
+ * descriptor takes the mark, and only that one. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -204,6 +210,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         return;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     int fd = ci ? ci->connect_fd : -1;
+    int sndbuf = SEND_BUFFER_BYTES;
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     if (fd >= 0 && atomic_compare_exchange_strong(&probe_fd, &fd, -1))
         *socket_context = &mark_probe;
 }
