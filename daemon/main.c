@@ -264,20 +264,14 @@ static void reload(daemon_t *d)
 
 /* ---- main ------------------------------------------------------------------------------- */
 
-static int run(daemon_t *d)
+static int run(daemon_t *d, webconfig_t *wc)
 {
     sigset_t set;
     block_signals(&set);
     status_init();
     pool_set_purge_delay_ms(d->opts.purge_delay_ms);
-    webconfig_t wc;
-    char err[512];
-    if (load_web_config(&d->opts, &wc, err, sizeof err) != 0) {
-        log_error("bad web configuration", "error", err);
-        return EXIT_USAGE;
-    }
-    int rc = start_http(d, &wc);
-    webconfig_free(&wc);
+    int rc = start_http(d, wc);
+    webconfig_free(wc);
     if (rc != 0 || start_workload(&d->opts) != 0) {
         http_stop();
         auth_shutdown();
@@ -317,10 +311,16 @@ int main(int argc, char **argv)
 {
     daemon_t d = { .argc = argc, .argv = argv };
     enum config_action action;
+    webconfig_t wc;
     char err[512];
     if (config_build(argc, argv, &d.opts, &action, err, sizeof err) != 0) {
         fprintf(stderr, "poold: %s\n", err);
         fprintf(stderr, "Try 'poold --help'.\n");
+        return EXIT_USAGE;
+    }
+    if (action == ACTION_RUN && load_web_config(&d.opts, &wc, err, sizeof err) != 0) {
+        fprintf(stderr, "poold: --web.config.file: %s\n", err);
+        options_free(&d.opts);
         return EXIT_USAGE;
     }
     if (action == ACTION_HELP) {
@@ -334,7 +334,7 @@ int main(int argc, char **argv)
         if (geteuid() == 0)
             log_warn("running as root; poold needs no privileges");
         log_settings(&d.opts);
-        int rc = run(&d);
+        int rc = run(&d, &wc);
         options_free(&d.opts);
         return rc;
     }
