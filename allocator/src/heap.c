@@ -156,6 +156,11 @@ void heap_sweep_all(void)
             atomic_store(&h->state, HEAP_ABANDONED);
         }
     }
+    /* The exit heap too; trylock, since we may be inside heap_exit_malloc. */
+    if (exit_heap && pthread_mutex_trylock(&exit_lock) == 0) {
+        heap_collect_all(exit_heap);
+        pthread_mutex_unlock(&exit_lock);
+    }
     pthread_mutex_unlock(&sweep_lock);
 }
 

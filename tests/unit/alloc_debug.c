@@ -2,7 +2,6 @@
  * kill it with SIGABRT and a report on stderr naming the problem, the
  * block's address and its size. And no false alarm on clean use. */
 #include "child.h"
-#include "known_bugs.h"
 #include "poolalloc.h"
 #include "tap.h"
 
@@ -84,59 +83,54 @@ typedef struct {
     plan_t plan;
     const char *problem;     /* must appear in the report */
     const char *detail;      /* and this too, when not NULL */
-    const char *bug;         /* a known allocator bug makes the checks SKIP */
     bool size_lost;          /* the block's size may be gone: only its address */
 } abort_case_t;
 
 static const abort_case_t cases[] = {
     { "overflow, mem domain", { "debug", MEM, MEM, 24, 24, "awf" }, "buffer overflow",
-      "guard bytes after", NULL, false },
+      "guard bytes after", false },
     { "overflow of the last guard byte, obj domain", { "debug", OBJ, OBJ, 100, 107, "awf" },
-      "buffer overflow", NULL, NULL, false },
+      "buffer overflow", NULL, false },
     { "overflow, raw domain", { "debug", RAW, RAW, 33, 33, "awf" }, "buffer overflow", NULL,
-      NULL, false },
+      false },
     { "overflow of a large block", { "debug", MEM, MEM, 100000, 100000, "awf" },
-      "buffer overflow", NULL, NULL, false },
+      "buffer overflow", NULL, false },
     { "overflow found by realloc", { "debug", MEM, MEM, 40, 41, "awr" }, "buffer overflow",
-      NULL, NULL, false },
-    { "overflow under malloc_debug", { "malloc_debug", MEM, MEM, 64, 64, "awf" },
-      "buffer overflow", NULL, NULL, false },
-    { "overflow after pool_setup_debug_hooks", { NULL, OBJ, OBJ, 8, 8, "awf" },
-      "buffer overflow", NULL, NULL, false },
-    { "underflow, mem domain", { "debug", MEM, MEM, 24, -1, "awf" }, "buffer underflow",
-      "guard bytes before", NULL, false },
-    { "underflow of a calloc block", { "debug", OBJ, OBJ, 48, -7, "cwf" }, "buffer underflow",
-      NULL, NULL, false },
-    { "double free", { "debug", MEM, MEM, 24, 0, "aff" }, "double free", NULL, NULL, false },
-    { "realloc of a freed block", { "debug", OBJ, OBJ, 72, 0, "afr" }, "already freed", NULL,
       NULL, false },
+    { "overflow under malloc_debug", { "malloc_debug", MEM, MEM, 64, 64, "awf" },
+      "buffer overflow", NULL, false },
+    { "overflow after pool_setup_debug_hooks", { NULL, OBJ, OBJ, 8, 8, "awf" },
+      "buffer overflow", NULL, false },
+    { "underflow, mem domain", { "debug", MEM, MEM, 24, -1, "awf" }, "buffer underflow",
+      "guard bytes before", false },
+    { "underflow of a calloc block", { "debug", OBJ, OBJ, 48, -7, "cwf" }, "buffer underflow",
+      NULL, false },
+    { "double free", { "debug", MEM, MEM, 24, 0, "aff" }, "double free", NULL, false },
+    { "realloc of a freed block", { "debug", OBJ, OBJ, 72, 0, "afr" }, "already freed", NULL,
+      false },
     { "mem block freed through obj", { "debug", MEM, OBJ, 24, 0, "af" }, "wrong domain",
-      "API 'm'", NULL, false },
+      "API 'm'", false },
     { "obj block freed through raw", { "debug", OBJ, RAW, 56, 0, "af" }, "wrong domain",
-      "API 'o'", NULL, false },
+      "API 'o'", false },
     { "raw block freed through mem", { "debug", RAW, MEM, 56, 0, "af" }, "wrong domain",
-      "API 'r'", NULL, false },
+      "API 'r'", false },
     { "write after free (quarantine slots)", { "debug", OBJ, OBJ, 40, 5, "afwe" },
-      "write after free", "offset 5", NULL, false },
+      "write after free", "offset 5", false },
     { "write after free (quarantine bytes)", { "debug", MEM, MEM, 300, 299, "afwE" },
-      "write after free", "offset 299", NULL, false },
+      "write after free", "offset 299", false },
     { "double free after the quarantine let go", { "debug", MEM, MEM, 24, 0, "oaOfef" },
-      "double free", "left the quarantine", NULL, true },
+      "double free", "left the quarantine", true },
 };
 
-/* OK, or KNOWN_BUG when the case hits a known allocator bug. */
 __attribute__((format(printf, 3, 4)))
 static bool check(const abort_case_t *t, bool cond, const char *fmt, ...)
 {
     char what[256];
     va_list ap;
+    (void)t;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    if (t->bug) {
-        KNOWN_BUG(cond, t->bug, "%s", what);
-        return true;
-    }
     return OK(cond, "%s", what);
 }
 
