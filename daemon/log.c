@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <syslog.h>
+#define SD_JOURNAL_SUPPRESS_LOCATION   /* it would always be this file */
 #include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,10 +27,22 @@ static _Atomic int cur_format = LOG_FMT_LOGFMT;
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 static const int level_prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
 
+/* sd_journal_send() reports success when journald is absent (it drops the
+ * message), so the socket is looked for once, up front. */
+static bool journald_reachable(void)
+{
+    struct stat st;
+    return stat("/run/systemd/journal/socket", &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static _Atomic bool journal_ok;
+
 void log_setup(enum log_level level, enum log_format format)
 {
     atomic_store(&cur_level, (int)level);
     atomic_store(&cur_format, (int)format);
+    if (format == LOG_FMT_JOURNAL)
+        atomic_store(&journal_ok, journald_reachable());
 }
 
 bool log_enabled(enum log_level level) { return (int)level >= atomic_load(&cur_level); }
@@ -187,7 +200,7 @@ void log_msg(enum log_level level, const char *msg, ...)
     va_end(ap);
 
     int format = atomic_load(&cur_format);
-    if (format == LOG_FMT_JOURNAL && send_journal(level, msg, kv, n))
+    if (format == LOG_FMT_JOURNAL && atomic_load(&journal_ok) && send_journal(level, msg, kv, n))
         return;
     buf_t b;
     buf_init(&b);
