@@ -37,7 +37,7 @@ def machine_meta(args):
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "host": socket.gethostname(), "cpus": os.cpu_count(), "kernel": platform.release(),
-        "commit": _cmd(["git", "describe", "--always", "--dirty"]),
+        "commit": _cmd(["git", "describe", "--always", "--dirty"]) or os.environ.get("BENCH_COMMIT", "?"),
         "loadavg_start": loadavg(), "rounds": args.rounds, "scale": args.scale,
         "python_scale": args.py_scale, "idle_ms": args.idle_ms, "quick": args.quick,
         "packages": versions,
