@@ -29,6 +29,7 @@ void reply_free(reply_t *rep)
 
 static void reply_owned(reply_t *rep, unsigned status, const char *type, char *body, size_t len)
 {
+    memset(rep, 0, sizeof *rep);
     rep->status = status;
     rep->content_type = type;
     rep->body = body;
