@@ -149,8 +149,11 @@ def targets(name, rows):
     elif name == "stats":
         r = by.get("pool+stats")
         v = r.get("slowdown_pct") if r else None
-        out.append(_target(name, "pool", "slowdown < 2%",
-                           f"{v:+.2f}%" if v is not None else "n/a", v is not None and v < 2.0))
+        if r and not r.get("snapshot_per_s"):
+            out.append(_target(name, "pool", "slowdown < 2%", "no snapshot was taken", False))
+        else:
+            out.append(_target(name, "pool", "slowdown < 2%",
+                               f"{v:+.2f}%" if v is not None else "n/a", v is not None and v < 2.0))
     return out
 
 

@@ -64,7 +64,8 @@ static int cmp_double(const void *a, const void *b)
 
 void work_stats(void)
 {
-    uint64_t steps = scaled(STATS_SLICE_STEPS, 10000), ns[2] = { 0, 0 };
+    /* even a quick run's slices last long enough for snapshots to happen */
+    uint64_t steps = scaled(STATS_SLICE_STEPS, 600000), ns[2] = { 0, 0 };
     double ratio[STATS_PAIRS];
     churn_t c;
     pthread_t t;

@@ -39,6 +39,8 @@ for w in bench.WORKLOADS:
         want = [x for a in want for x in (a, a + "+stats")]
     runs = min(rounds, w.rounds_cap or rounds)
     bad = [a for a in want if rows.get(a, {}).get("runs") != runs or not rows.get(a, {}).get("checks")]
+    if w.name == "stats" and not rows.get("pool+stats", {}).get("snapshot_per_s"):
+        bad.append("pool+stats (no snapshot taken)")
     print(f"{int(bool(bad))} {w.name}: {len(want)} allocators x {runs} runs, blocks checked"
           + (f" (missing or unchecked: {', '.join(bad)})" if bad else ""))
 good = res["targets"] and all(isinstance(t["met"], bool) for t in res["targets"])
