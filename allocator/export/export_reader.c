@@ -40,7 +40,7 @@ static bool classes_fit(const pool_stats_t *st)
     for (unsigned c = 0; c < POOL_NUM_CLASSES; c++) {
         const pool_class_stats_t *cs = &st->classes[c];
         uint32_t size = (c + 1) * POOL_ALIGNMENT;
-        if (cs->size != size || cs->blocks_per_pool != (POOL_POOL_SIZE - 128) / size ||
+        if (cs->size != size || cs->blocks_per_pool != POOL_POOL_SIZE / size ||
             cs->pools > st->pools_used || cs->pools_full > cs->pools ||
             cs->blocks_allocated + cs->blocks_free != cs->pools * cs->blocks_per_pool)
             return false;
@@ -53,7 +53,7 @@ bool export_stats_valid(const pool_stats_t *st, char *why, size_t len)
 {
     const char *bad = NULL;
     if (st->arena_size != POOL_ARENA_SIZE || st->pool_size != POOL_POOL_SIZE ||
-        st->num_classes != POOL_NUM_CLASSES || st->pools_per_arena != POOL_POOLS_PER_ARENA ||
+        st->num_classes != POOL_NUM_CLASSES || st->pools_per_arena != POOL_POOLS_PER_ARENA - 1 ||
         st->small_threshold != POOL_SMALL_REQUEST_THRESHOLD)
         bad = "geometry differs from this build";
     else if (st->arenas_current > ((uint64_t)1 << 27) ||
@@ -63,7 +63,7 @@ bool export_stats_valid(const pool_stats_t *st, char *why, size_t len)
              st->mapped_bytes != st->arenas_current * POOL_ARENA_SIZE)
         bad = "arena counts are inconsistent";
     else if (st->pools_used + st->pools_empty + st->pools_untouched + st->pools_returned !=
-             st->arenas_current * POOL_POOLS_PER_ARENA)
+             st->arenas_current * (POOL_POOLS_PER_ARENA - 1))
         bad = "pool counts do not add up";
     else if (!bytes_add_up(st))
         bad = "byte breakdown does not add up";

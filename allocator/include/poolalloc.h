@@ -95,7 +95,7 @@ typedef struct {
     uint64_t free_blocks;  /* free blocks inside pools that serve a class */
     uint64_t empty_pools;  /* whole empty pools, still resident */
     uint64_t untouched;    /* pools never carved since the arena was mapped */
-    uint64_t pool_headers; /* pool header of each pool serving a class */
+    uint64_t pool_headers; /* the header pool of each arena (pool 0) */
     uint64_t quantization; /* tail of each pool too small for one block */
     uint64_t alignment;    /* lost to arena alignment (0: arenas are aligned) */
     uint64_t returned;     /* empty pools whose pages were given back */
@@ -118,9 +118,10 @@ typedef struct {
 extern const uint64_t pool_large_bucket_bounds[POOL_LARGE_BUCKETS - 1];
 
 typedef struct {
-    /* geometry */
+    /* geometry: pools_per_arena pools of blocks follow one header pool of
+     * arena_header_size bytes, which holds pool_header_size bytes per pool */
     uint32_t arena_size, pool_size, pool_header_size, small_threshold;
-    uint32_t num_classes, pools_per_arena;
+    uint32_t num_classes, pools_per_arena, arena_header_size;
 
     /* arenas: current == allocated_total - released_total */
     uint64_t arenas_allocated_total;
@@ -131,7 +132,7 @@ typedef struct {
 
     pool_bytes_t bytes;
 
-    /* pools by state; they sum to arenas_current * pools_per_arena */
+    /* pools of blocks by state; they sum to arenas_current * pools_per_arena */
     uint64_t pools_used, pools_empty, pools_untouched, pools_returned;
 
     pool_class_stats_t classes[POOL_NUM_CLASSES];
@@ -159,9 +160,10 @@ typedef struct {
 /* Fills *out. Returns 0. */
 int pool_stats_get(pool_stats_t *out);
 
-/* Arena map: one record per arena, in address order. */
+/* Arena map: one record per arena, in address order. Pool 0 of every arena
+ * holds the headers of the other 63 (POOL_STATE_HEADER). */
 enum { POOL_STATE_UNTOUCHED = 0, POOL_STATE_USED = 1, POOL_STATE_EMPTY = 2,
-       POOL_STATE_RETURNED = 3 };
+       POOL_STATE_RETURNED = 3, POOL_STATE_HEADER = 4 };
 typedef struct {
     uint8_t  state;        /* POOL_STATE_* */
     uint8_t  size_class;   /* index; block size = (size_class + 1) * 16 */

@@ -90,9 +90,9 @@ size_t pool_usable_size(const void *ptr)
     return ptr ? large_usable_size(ptr) : 0;
 }
 
-/* Alignments up to 128 come from pools: pools are 16 KiB-aligned, blocks
- * start 128 bytes in, so every block of a class whose size is a multiple
- * of the alignment is aligned. */
+/* Alignments up to 512 come from pools: pools are 16 KiB-aligned and blocks
+ * start at the pool's start, so every block of a class whose size is a
+ * multiple of the alignment is aligned. */
 void *pool_aligned_alloc(size_t alignment, size_t size)
 {
     if (alignment == 0 || (alignment & (alignment - 1))) {
@@ -102,7 +102,7 @@ void *pool_aligned_alloc(size_t alignment, size_t size)
     COUNT(aligned_calls, 1);
     if (alignment <= POOL_ALIGNMENT)
         return fast_malloc(size);
-    if (alignment <= POOL_HDR_SIZE && size - 1 < POOL_SMALL_REQUEST_THRESHOLD) {
+    if (alignment <= POOL_SMALL_REQUEST_THRESHOLD && size - 1 < POOL_SMALL_REQUEST_THRESHOLD) {
         size_t rounded = (size + alignment - 1) & ~(alignment - 1);
         if (rounded <= POOL_SMALL_REQUEST_THRESHOLD)
             return fast_malloc(rounded);

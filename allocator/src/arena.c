@@ -128,6 +128,8 @@ static arena_t *arena_new(void)
     memset(a, 0, sizeof *a);
     a->base = base;
     a->free_head = -1;
+    a->state[0] = POOL_STATE_HEADER;    /* pool 0 holds the pool headers */
+    a->ncarved = 1;
 
     /* keep all_head sorted by address, for a stable arena map */
     arena_t *prev = NULL, *next = all_head;
@@ -145,7 +147,7 @@ static arena_t *arena_new(void)
     if (++n_current > n_highwater)
         n_highwater = n_current;
     n_fully_free++;
-    set_nfree(a, POOLS_PER_ARENA);
+    set_nfree(a, USABLE_POOLS);
     return a;
 }
 
@@ -253,7 +255,7 @@ pool_t *arena_pool_acquire(heap_t *h, unsigned cls)
     } else {
         idx = a->ncarved++;
     }
-    if (a->nfree == POOLS_PER_ARENA)
+    if (a->nfree == USABLE_POOLS)
         n_fully_free--;
     a->state[idx] = POOL_STATE_USED;
     a->cls[idx] = (uint8_t)cls;
@@ -263,9 +265,8 @@ pool_t *arena_pool_acquire(heap_t *h, unsigned cls)
     /* The header is written outside the lock. A concurrent statistics walk
      * may read it first: it then sees used == 0 and xfree == 0, which every
      * pool has while it is not serving a class (see arena_pool_release). */
-    pool_t *p = (pool_t *)(a->base + (size_t)idx * POOL_POOL_SIZE);
-    p->arena = a;
-    p->index = idx;
+    pool_t *p = pool_header(a->base, idx);
+    pool_remote(p)->arena = a;
     pool_init(p, h, cls);
     return p;
 }
@@ -273,8 +274,8 @@ pool_t *arena_pool_acquire(heap_t *h, unsigned cls)
 /* p is empty (used == 0, xfree == 0) and on no heap list. */
 void arena_pool_release(pool_t *p)
 {
-    arena_t *a = p->arena;
-    unsigned idx = p->index;
+    arena_t *a = pool_remote(p)->arena;
+    unsigned idx = pool_index(p);
     p->heap = NULL;
     pthread_mutex_lock(&pool_arena_lock);
     a->state[idx] = POOL_STATE_EMPTY;
@@ -283,7 +284,7 @@ void arena_pool_release(pool_t *p)
     a->free_head = (int16_t)idx;
     n_empty_resident++;
     set_nfree(a, a->nfree + 1u);
-    if (a->nfree == POOLS_PER_ARENA && ++n_fully_free > 1)
+    if (a->nfree == USABLE_POOLS && ++n_fully_free > 1)
         arena_free(a);              /* keep at most one spare arena */
     maybe_purge();
     pthread_mutex_unlock(&pool_arena_lock);
@@ -297,7 +298,7 @@ void arena_pool_release(pool_t *p)
 static unsigned pool_live_blocks(const pool_t *p, unsigned nblocks)
 {
     uint32_t used = LOAD_COUNTER(&p->used);
-    uint32_t pending = XFREE_COUNT(atomic_load_explicit(&((pool_t *)p)->xfree,
+    uint32_t pending = XFREE_COUNT(atomic_load_explicit(&pool_remote(p)->xfree,
                                                         memory_order_relaxed));
     if (pending >= used)
         return 0;
@@ -313,8 +314,7 @@ static void pool_info(const arena_t *a, unsigned i, pool_pool_info_t *out)
     if (a->state[i] == POOL_STATE_USED) {
         unsigned nb = class_blocks(a->cls[i]);
         out->blocks = (uint16_t)nb;
-        out->used = (uint16_t)pool_live_blocks(
-            (const pool_t *)(a->base + (size_t)i * POOL_POOL_SIZE), nb);
+        out->used = (uint16_t)pool_live_blocks(pool_header(a->base, i), nb);
     }
 }
 
@@ -345,10 +345,12 @@ void arena_stats_locked(pool_stats_t *st)
                 cs->blocks_free += (uint64_t)(pi.blocks - pi.used);
                 b->allocated += pi.used * bs;
                 b->free_blocks += (uint64_t)(pi.blocks - pi.used) * bs;
-                b->pool_headers += POOL_HDR_SIZE;
-                b->quantization += POOL_POOL_SIZE - POOL_HDR_SIZE - pi.blocks * bs;
+                b->quantization += POOL_POOL_SIZE - pi.blocks * bs;
                 break;
             }
+            case POOL_STATE_HEADER:
+                b->pool_headers += POOL_POOL_SIZE;
+                break;
             case POOL_STATE_EMPTY:
                 st->pools_empty++;
                 b->empty_pools += POOL_POOL_SIZE;

@@ -3,13 +3,21 @@
  *
  * The picture (compare CPython's Objects/obmalloc.c):
  *
- *   arena  1 MiB, mmap'd, aligned to 1 MiB, cut into 64 pools.
- *   pool   16 KiB, a 128-byte header then equal blocks of one size class.
+ *   arena  1 MiB, aligned to 1 MiB, cut into 64 pools of 16 KiB. Pool 0 holds
+ *          the headers of pools 1..63, packed: a 64-byte line each that the
+ *          owning thread uses, then a 64-byte line each that other threads
+ *          write (remote frees).
+ *   pool   16 KiB of equal blocks of one size class.
  *   heap   one per thread; owns pools and allocates from them without locks.
  *
- * A block's pool is found by masking its address; whether an address is ours
- * at all is one bit in arena_map (one bit per possible 1 MiB arena), so free()
- * never reads memory it does not own.
+ * Why not the header at the start of each pool, as pymalloc does: headers at
+ * 16 KiB strides all fall into the same few cache sets, so only a handful
+ * stay cached and nearly every free misses on one. Packed, the headers of
+ * the whole heap share a few kilobytes of cache.
+ *
+ * A block's pool header is found by arithmetic on its address; whether an
+ * address is ours at all is one compare against the arena region (or a bit
+ * in arena_map), so free() never reads memory it does not own.
  *
  * Threads: a pool belongs to one heap. The owner pops and pushes blocks on the
  * pool's plain free list. Any other thread pushes onto the pool's atomic
@@ -40,9 +48,11 @@
 #define ALIGN_SHIFT     4
 #define POOL_SHIFT      14
 #define ARENA_SHIFT     20
-#define POOL_HDR_SIZE   128
 #define NCLASSES        POOL_NUM_CLASSES
-#define POOLS_PER_ARENA POOL_POOLS_PER_ARENA
+#define POOLS_PER_ARENA POOL_POOLS_PER_ARENA   /* including pool 0, the headers */
+#define USABLE_POOLS    (POOLS_PER_ARENA - 1)
+#define LINE            64
+#define REMOTE_OFFSET   (POOLS_PER_ARENA * LINE)   /* remote lines follow the owner lines */
 #define PAGE_SIZE_      4096
 
 /* Addresses below 2^47 (the x86-64 / arm64 user half without 5-level hints). */
@@ -53,7 +63,7 @@
 static inline size_t class_size(unsigned c) { return (size_t)(c + 1) << ALIGN_SHIFT; }
 static inline unsigned class_blocks(unsigned c)
 {
-    return (unsigned)((POOL_POOL_SIZE - POOL_HDR_SIZE) / class_size(c));
+    return (unsigned)(POOL_POOL_SIZE / class_size(c));
 }
 
 #define RELAXED_LOAD(obj) atomic_load_explicit((obj), memory_order_relaxed)
@@ -103,7 +113,7 @@ typedef struct block { struct block *next; } block_t;
 typedef struct heap heap_t;
 typedef struct arena arena_t;
 
-/* The pool header: line 0 is the owner's, line 1 is written by other threads. */
+/* A pool's header, the owner's line (in the arena's pool 0). */
 typedef struct pool {
     block_t        *free;       /* owner's free list */
     uint32_t        used;       /* blocks handed out, including those in xfree (owner-only) */
@@ -115,16 +125,21 @@ typedef struct pool {
     char           *end;        /* end of the last whole block */
     struct pool    *next, *prev;/* heap class list */
     uint32_t        bsize, nblocks;
-
-    /* Remote frees: bits 0-15 head offset / 16 (0 = empty), bit 16 FULL,
-     * bits 32-63 number of blocks in the list. */
-    _Alignas(64) _Atomic uint64_t xfree;
-    struct pool *_Atomic delayed_next;
-    arena_t        *arena;
-    uint32_t        index;      /* pool number within its arena */
 } pool_t;
 
-_Static_assert(sizeof(pool_t) <= POOL_HDR_SIZE, "pool header too large");
+/* The line other threads write, REMOTE_OFFSET bytes after the owner's line.
+ * xfree: bits 0-15 head offset / 16 + 1 (0 = empty), bit 16 FULL, bits 32-63
+ * number of blocks in the list. */
+typedef struct {
+    _Atomic uint64_t xfree;
+    pool_t *_Atomic delayed_next;
+    arena_t        *arena;
+    char            pad[LINE - 24];
+} pool_remote_t;
+
+_Static_assert(sizeof(pool_t) == LINE, "a pool header is one cache line");
+_Static_assert(sizeof(pool_remote_t) == LINE, "a remote line is one cache line");
+_Static_assert(2 * REMOTE_OFFSET <= POOL_POOL_SIZE, "the headers fit in pool 0");
 
 #define XFREE_FULL   ((uint64_t)1 << 16)
 #define XFREE_COUNT(x) ((uint32_t)((x) >> 32))
@@ -181,9 +196,35 @@ static inline bool is_ours(const void *p)
     return arena_map_contains(p);
 }
 
+/* The header of the pool holding block p: the arena's start, plus 64 bytes
+ * times the pool's number. */
 static inline pool_t *pool_of(const void *p)
 {
-    return (pool_t *)((uintptr_t)p & ~(uintptr_t)(POOL_POOL_SIZE - 1));
+    uintptr_t a = (uintptr_t)p;
+    return (pool_t *)((a & ~(uintptr_t)(POOL_ARENA_SIZE - 1)) |
+                      ((a >> (POOL_SHIFT - 6)) & ((uintptr_t)(POOLS_PER_ARENA - 1) << 6)));
+}
+
+static inline pool_t *pool_header(char *arena_base, unsigned index)
+{
+    return (pool_t *)(arena_base + (size_t)index * LINE);
+}
+
+static inline pool_remote_t *pool_remote(const pool_t *p)
+{
+    return (pool_remote_t *)((char *)p + REMOTE_OFFSET);
+}
+
+static inline unsigned pool_index(const pool_t *p)
+{
+    return (unsigned)((uintptr_t)p >> 6) & (POOLS_PER_ARENA - 1);
+}
+
+/* Where p's blocks are. */
+static inline char *pool_base(const pool_t *p)
+{
+    uintptr_t h = (uintptr_t)p;
+    return (char *)((h & ~(uintptr_t)(POOL_ARENA_SIZE - 1)) + (size_t)pool_index(p) * POOL_POOL_SIZE);
 }
 
 struct arena {

@@ -33,12 +33,24 @@ void pool_init(pool_t *p, heap_t *h, unsigned cls)
     p->heap = h;
     p->bsize = (uint32_t)bs;
     p->nblocks = nb;
-    p->bump = (char *)p + POOL_HDR_SIZE;
+    p->bump = pool_base(p);
     p->end = p->bump + (size_t)nb * bs;
     p->next = p->prev = NULL;
-    atomic_store_explicit(&p->delayed_next, NULL, memory_order_relaxed);
-    atomic_store_explicit(&p->xfree, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool_remote(p)->delayed_next, NULL, memory_order_relaxed);
+    atomic_store_explicit(&pool_remote(p)->xfree, 0, memory_order_relaxed);
     __atomic_store_n(&p->used, 0, __ATOMIC_RELAXED);
+}
+
+/* A block in the remote-free word: its offset in the pool / 16, plus 1 so
+ * that 0 can mean "none" (the first block sits at offset 0). */
+static uint64_t xfree_ref(const pool_t *p, const block_t *b)
+{
+    return (uint64_t)(((uintptr_t)b - (uintptr_t)pool_base(p)) >> ALIGN_SHIFT) + 1;
+}
+
+static block_t *xfree_block(const pool_t *p, uint32_t ref)
+{
+    return ref ? (block_t *)(pool_base(p) + ((size_t)(ref - 1) << ALIGN_SHIFT)) : NULL;
 }
 
 /* Link the never-used blocks up to the end of the bump pointer's page. */
@@ -62,11 +74,12 @@ static block_t *pool_carve(pool_t *p)
 /* Take the remote-free list into the owner's free list. */
 static bool pool_collect(pool_t *p)
 {
-    if (XFREE_COUNT(RELAXED_LOAD(&p->xfree)) == 0)
+    _Atomic uint64_t *xfree = &pool_remote(p)->xfree;
+    if (XFREE_COUNT(RELAXED_LOAD(xfree)) == 0)
         return false;
-    uint64_t x = atomic_exchange_explicit(&p->xfree, 0, memory_order_acquire);
+    uint64_t x = atomic_exchange_explicit(xfree, 0, memory_order_acquire);
     uint32_t n = XFREE_COUNT(x);
-    block_t *head = (block_t *)((char *)p + ((size_t)(x & 0xffff) << ALIGN_SHIFT));
+    block_t *head = xfree_block(p, (uint32_t)(x & 0xffff));
     if (p->free) {
         block_t *t = head;
         while (t->next)
@@ -106,9 +119,9 @@ static bool pool_releasable(pool_t *p)
 {
     if (!p->full_marked)
         return true;
-    if (RELAXED_LOAD(&p->xfree) != XFREE_FULL)
+    if (RELAXED_LOAD(&pool_remote(p)->xfree) != XFREE_FULL)
         return false;           /* a remote free consumed FULL: p is delayed */
-    atomic_store_explicit(&p->xfree, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool_remote(p)->xfree, 0, memory_order_relaxed);
     p->full_marked = 0;
     return true;
 }
@@ -130,7 +143,7 @@ static void heap_drain_delayed(heap_t *h)
         return;
     pool_t *p = atomic_exchange_explicit(&h->delayed, NULL, memory_order_acquire);
     while (p) {
-        pool_t *next = atomic_load_explicit(&p->delayed_next, memory_order_relaxed);
+        pool_t *next = atomic_load_explicit(&pool_remote(p)->delayed_next, memory_order_relaxed);
         p->full_marked = 0;     /* the remote free that delayed p cleared FULL */
         pool_collect(p);
         if (!p->listed && LOAD_COUNTER(&p->used) != 0)
@@ -144,13 +157,14 @@ static void heap_drain_delayed(heap_t *h)
  * the pool can go on serving (after pool_collect). */
 static bool pool_mark_full(pool_t *p)
 {
-    uint64_t x = RELAXED_LOAD(&p->xfree);
+    _Atomic uint64_t *xfree = &pool_remote(p)->xfree;
+    uint64_t x = RELAXED_LOAD(xfree);
     if (x == XFREE_FULL)
         return true;                        /* still marked from last time */
     if (p->full_marked)                     /* on the delayed list already */
         return XFREE_COUNT(x) == 0;
     uint64_t expected = 0;
-    if (!atomic_compare_exchange_strong_explicit(&p->xfree, &expected, XFREE_FULL,
+    if (!atomic_compare_exchange_strong_explicit(xfree, &expected, XFREE_FULL,
                                                  memory_order_acq_rel, memory_order_relaxed))
         return false;
     p->full_marked = 1;
@@ -219,19 +233,19 @@ void pool_free_remote(pool_t *p, block_t *b)
      * may empty and recycle the pool at any moment. */
     heap_t *owner = p->heap;
     unsigned cls = p->cls;
-    uint64_t off = (uint64_t)((uintptr_t)b - (uintptr_t)p) >> ALIGN_SHIFT;
-    uint64_t old = RELAXED_LOAD(&p->xfree), nw;
+    pool_remote_t *r = pool_remote(p);
+    uint64_t ref = xfree_ref(p, b);
+    uint64_t old = RELAXED_LOAD(&r->xfree), nw;
     do {
-        uint32_t head = (uint32_t)(old & 0xffff);
-        b->next = head ? (block_t *)((char *)p + ((size_t)head << ALIGN_SHIFT)) : NULL;
-        nw = ((uint64_t)(XFREE_COUNT(old) + 1) << 32) | off;
-    } while (!atomic_compare_exchange_weak_explicit(&p->xfree, &old, nw, memory_order_release,
+        b->next = xfree_block(p, (uint32_t)(old & 0xffff));
+        nw = ((uint64_t)(XFREE_COUNT(old) + 1) << 32) | ref;
+    } while (!atomic_compare_exchange_weak_explicit(&r->xfree, &old, nw, memory_order_release,
                                                     memory_order_relaxed));
     if (old & XFREE_FULL) {
         /* We cleared FULL, so we alone tell the owner the pool has space. */
         pool_t *top = atomic_load_explicit(&owner->delayed, memory_order_relaxed);
         do {
-            atomic_store_explicit(&p->delayed_next, top, memory_order_relaxed);
+            atomic_store_explicit(&r->delayed_next, top, memory_order_relaxed);
         } while (!atomic_compare_exchange_weak_explicit(&owner->delayed, &top, p,
                                                         memory_order_release,
                                                         memory_order_relaxed));

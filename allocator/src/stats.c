@@ -14,10 +14,11 @@ static void fill_geometry(pool_stats_t *st)
 {
     st->arena_size = POOL_ARENA_SIZE;
     st->pool_size = POOL_POOL_SIZE;
-    st->pool_header_size = POOL_HDR_SIZE;
+    st->pool_header_size = 2 * LINE;
+    st->arena_header_size = POOL_POOL_SIZE;
     st->small_threshold = POOL_SMALL_REQUEST_THRESHOLD;
     st->num_classes = NCLASSES;
-    st->pools_per_arena = POOLS_PER_ARENA;
+    st->pools_per_arena = USABLE_POOLS;
     for (unsigned c = 0; c < NCLASSES; c++) {
         st->classes[c].size = (uint32_t)class_size(c);
         st->classes[c].blocks_per_pool = class_blocks(c);

@@ -55,9 +55,14 @@ __attribute__((unused)) static bool stats_consistent(const pool_stats_t *st, cha
                   b->untouched == st->pools_untouched * st->pool_size &&
                   b->returned == st->pools_returned * st->pool_size,
                   "empty/untouched/returned bytes disagree with their pool counts");
-    STATS_REQUIRE(b->pool_headers == st->pools_used * st->pool_header_size,
-                  "pool_headers %" PRIu64 " != %" PRIu64 " used pools * header", b->pool_headers,
-                  st->pools_used);
+    STATS_REQUIRE(b->pool_headers == st->arenas_current * st->arena_header_size,
+                  "pool_headers %" PRIu64 " != %" PRIu64 " arenas * header pool", b->pool_headers,
+                  st->arenas_current);
+    STATS_REQUIRE(st->arena_header_size == st->pool_size &&
+                  st->arena_header_size >= (st->pools_per_arena + 1) * st->pool_header_size &&
+                  (st->pools_per_arena + 1) * st->pool_size == st->arena_size,
+                  "geometry: one header pool and %u pools of blocks per arena",
+                  st->pools_per_arena);
     STATS_REQUIRE(st->purged_bytes == st->purged_pools * st->pool_size,
                   "purged_bytes %" PRIu64 " != purged_pools * pool_size", st->purged_bytes);
 
@@ -65,7 +70,7 @@ __attribute__((unused)) static bool stats_consistent(const pool_stats_t *st, cha
     for (unsigned c = 0; c < st->num_classes; c++) {
         const pool_class_stats_t *cs = &st->classes[c];
         STATS_REQUIRE(cs->size == (c + 1) * POOL_ALIGNMENT, "class %u has size %u", c, cs->size);
-        STATS_REQUIRE(cs->blocks_per_pool == (st->pool_size - st->pool_header_size) / cs->size,
+        STATS_REQUIRE(cs->blocks_per_pool == st->pool_size / cs->size,
                       "class %u: %u blocks per pool", c, cs->blocks_per_pool);
         STATS_REQUIRE(cs->blocks_allocated + cs->blocks_free == cs->pools * cs->blocks_per_pool,
                       "class %u: %" PRIu64 " allocated + %" PRIu64 " free != %" PRIu64
@@ -75,8 +80,7 @@ __attribute__((unused)) static bool stats_consistent(const pool_stats_t *st, cha
         cpools += cs->pools;
         alloc += cs->blocks_allocated * cs->size;
         freeb += cs->blocks_free * cs->size;
-        quant += cs->pools * (st->pool_size - st->pool_header_size -
-                              (uint64_t)cs->blocks_per_pool * cs->size);
+        quant += cs->pools * (st->pool_size - (uint64_t)cs->blocks_per_pool * cs->size);
     }
     STATS_REQUIRE(cpools == st->pools_used, "class pools sum to %" PRIu64 ", pools_used %" PRIu64,
                   cpools, st->pools_used);

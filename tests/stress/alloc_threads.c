@@ -183,7 +183,7 @@ static void test_leave_and_adopt(void)
 
 /* ---- full pools of a dead thread --------------------------------------------------- */
 
-enum { PER_POOL_512 = (POOL_POOL_SIZE - 128) / 512, FULL_POOLS = 8 };
+enum { PER_POOL_512 = POOL_POOL_SIZE / 512, FULL_POOLS = 8 };
 static void *full_blocks[PER_POOL_512 * FULL_POOLS];
 
 static void *fill_pools(void *arg)

@@ -15,9 +15,11 @@
 #define ARENA_OF(p) ((uintptr_t)(p) & ~(uintptr_t)(POOL_ARENA_SIZE - 1))
 #define POOL_OF(p) ((uintptr_t)(p) & ~(uintptr_t)(POOL_POOL_SIZE - 1))
 
-/* 512-byte blocks: 31 to a pool, so pools fill and drain quickly. */
-enum { BIG = POOL_SMALL_REQUEST_THRESHOLD, PER_POOL = (POOL_POOL_SIZE - 128) / BIG };
-enum { NBLK = PER_POOL * POOL_POOLS_PER_ARENA * 3 };   /* three arenas' worth */
+/* 512-byte blocks: 32 to a pool, so pools fill and drain quickly. Pool 0
+ * of each arena holds the headers, so an arena has 63 pools of blocks. */
+enum { BIG = POOL_SMALL_REQUEST_THRESHOLD, PER_POOL = POOL_POOL_SIZE / BIG };
+enum { BLOCK_POOLS = POOL_POOLS_PER_ARENA - 1 };
+enum { NBLK = PER_POOL * BLOCK_POOLS * 3 };   /* three arenas' worth */
 static void *blk[NBLK];
 
 static void sleep_ms(long ms)
@@ -80,8 +82,8 @@ static void test_arena_release(void)
     OK_STATS(stats_consistent, &one, "after emptying one arena");
     OK(one.arenas_current == full.arenas_current && pool_owns((void *)a1),
        "the first empty arena is kept as the spare");
-    OK(one.pools_used == full.pools_used - POOL_POOLS_PER_ARENA,
-       "its %d pools went back to it", POOL_POOLS_PER_ARENA);
+    OK(one.pools_used == full.pools_used - BLOCK_POOLS,
+       "its %d pools went back to it", BLOCK_POOLS);
     intact &= free_where(a2, 0, POOL_POOLS_PER_ARENA);
     pool_stats_t two = snap();
     OK_STATS(stats_consistent, &two, "after emptying a second arena");

@@ -199,7 +199,7 @@ static void test_arena_map(void)
     size_t got = pool_arena_map(map_all, 64, 0);
     OK(got == n && n <= 64, "the whole map fits");
 
-    uint64_t used_blocks = 0, pools_used = 0, by_state[4] = { 0 };
+    uint64_t used_blocks = 0, pools_used = 0, by_state[5] = { 0 };
     uint64_t class_pools[POOL_NUM_CLASSES] = { 0 }, class_blocks[POOL_NUM_CLASSES] = { 0 };
     int sorted = 1, owned = 1, freecount = 1, shape = 1;
     for (size_t i = 0; i < n; i++) {
@@ -209,10 +209,10 @@ static void test_arena_map(void)
         unsigned nonused = 0;
         for (unsigned j = 0; j < POOL_POOLS_PER_ARENA; j++) {
             const pool_pool_info_t *p = &a->pools[j];
-            shape &= p->state <= POOL_STATE_RETURNED;
-            by_state[p->state & 3]++;
+            shape &= j == 0 ? p->state == POOL_STATE_HEADER : p->state <= POOL_STATE_RETURNED;
+            by_state[p->state <= POOL_STATE_HEADER ? p->state : 0]++;
             if (p->state != POOL_STATE_USED) {
-                nonused++;
+                nonused += p->state != POOL_STATE_HEADER;
                 continue;
             }
             shape &= p->size_class < POOL_NUM_CLASSES && p->used <= p->blocks &&
@@ -226,7 +226,8 @@ static void test_arena_map(void)
     }
     OK(sorted, "arenas in ascending address order");
     OK(owned, "every arena address is arena-aligned and owned");
-    OK(shape, "pool records: valid state, class, used <= blocks = blocks_per_pool");
+    OK(shape, "pool records: pool 0 holds the headers; valid state, class, used <= blocks = "
+       "blocks_per_pool");
     OK(freecount, "free_pools = the arena's non-USED pools");
     OK(by_state[POOL_STATE_USED] == st.pools_used && by_state[POOL_STATE_EMPTY] == st.pools_empty &&
        by_state[POOL_STATE_UNTOUCHED] == st.pools_untouched &&

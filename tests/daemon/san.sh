@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
-# daemon-asan: poold built with AddressSanitizer + UBSan (build/asan, as
-# `make asan` builds it) through a smoke run: every endpoint, both formats,
-# gzip, refusals, a reload that changes the workload, TLS with basic auth,
-# then SIGTERM. It must exit 0 with no sanitizer report and no leak.
+# daemon-asan / daemon-tsan: poold built with a sanitizer (build/asan or
+# build/tsan, as `make asan` / `make tsan` build them) through a smoke run:
+# every endpoint, both formats, gzip, refusals, reloads that change the
+# workload, TLS with basic auth, then SIGTERM. It must exit 0 with no
+# sanitizer report (ASan also checks for leaks at exit).
+#   tests/daemon/san.sh address,undefined | thread
 cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
-ABUILD=build/asan
-make --no-print-directory BUILD=$ABUILD SAN=address,undefined OPT=-O1 $ABUILD/poold >/tmp/poold-asan-make.$$ 2>&1
-ok $? "make builds $ABUILD/poold with SAN=address,undefined" || { tail -20 /tmp/poold-asan-make.$$ | sed 's/^/#   /'; rm -f /tmp/poold-asan-make.$$; done_testing; exit 1; }
-rm -f /tmp/poold-asan-make.$$
-POOLD=$ABUILD/poold
+SAN_KIND=${1:-address,undefined}
+case $SAN_KIND in thread) SBUILD=build/tsan ;; *) SBUILD=build/asan ;; esac
+mlog=$(mktemp /tmp/poold-san-make.XXXXXX)
+make --no-print-directory BUILD=$SBUILD SAN=$SAN_KIND OPT=-O1 $SBUILD/poold >"$mlog" 2>&1
+ok $? "make builds $SBUILD/poold with SAN=$SAN_KIND" || { tail -20 "$mlog" | sed 's/^/#   /'; rm -f "$mlog"; done_testing; exit 1; }
+rm -f "$mlog"
+POOLD=$SBUILD/poold
 source tests/daemon/lib.sh
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-sanitizer_clean() { ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1"; }
-report() { grep -A30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1" | head -40 | sed 's/^/#   /'; }
+REPORTS='ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:'
+sanitizer_clean() { ! grep -qE "$REPORTS" "$1"; }
+report() { grep -A30 -E "$REPORTS" "$1" | head -40 | sed 's/^/#   /'; }
 
 # ---- plain HTTP, every endpoint, a reload -----------------------------------------
 printf 'workload = python\nworkload.rate = 20000\n' > "$TEST_TMP/a.conf"
 start_poold --config="$TEST_TMP/a.conf"
-ok $? "the ASan build starts" || { report "$POOLD_LOG"; done_testing; exit 1; }
+ok $? "the $SAN_KIND build starts" || { report "$POOLD_LOG"; done_testing; exit 1; }
 U=$POOLD_URL
 for p in / /metrics /stats "/stats/arenas?limit=64" "/stats/arenas?offset=1&limit=1" /healthz /nope; do
   curl -s -o /dev/null "$U$p"
@@ -32,15 +38,19 @@ printf 'GARBAGE\r\n\r\n' | timeout 5 python3 -c 'import socket,sys; s=socket.cre
 printf 'workload = fragmenter\nworkload.rate = 0\nlog.format = json\n' > "$TEST_TMP/a.conf"
 kill -HUP "$POOLD_PID"
 wait_for "curl -s '$U/metrics' | grep -q 'poold_workload_info{workload=\"fragmenter\"}'" 20
-ok $? "a reload switches the workload under ASan"
+ok $? "a reload switches the workload ($SAN_KIND)"
 printf 'workload = nope\n' > "$TEST_TMP/a.conf"
 kill -HUP "$POOLD_PID"
 wait_for "grep -q 'reload failed' '$POOLD_LOG'" 20
-ok $? "a bad reload is refused under ASan"
-for i in $(seq 1 20); do curl -s -o /dev/null "$U/metrics"; done
+ok $? "a bad reload is refused ($SAN_KIND)"
+# Scrapes, JSON and arena maps at once, racing the unthrottled workload.
+for i in $(seq 1 20); do
+  curl -s -o /dev/null "$U/metrics" & curl -s -o /dev/null "$U/stats" & curl -s -o /dev/null "$U/stats/arenas"
+  wait
+done
 stop_poold; status=$?
 ok $([[ $status -eq 0 ]]; echo $?) "SIGTERM: exit status 0 ($status)"
-sanitizer_clean "$POOLD_LOG"; ok $? "no ASan, LSan or UBSan report (leaks are checked at exit)" || report "$POOLD_LOG"
+sanitizer_clean "$POOLD_LOG"; ok $? "no sanitizer report ($SAN_KIND; ASan checks leaks at exit)" || report "$POOLD_LOG"
 
 # ---- TLS and basic auth ----------------------------------------------------------------
 if command -v openssl >/dev/null && command -v htpasswd >/dev/null; then
@@ -53,11 +63,11 @@ if command -v openssl >/dev/null && command -v htpasswd >/dev/null; then
   c1=$(curl -sk -o /dev/null -w '%{http_code}' -u u:p "$S/metrics")
   c2=$(curl -sk -o /dev/null -w '%{http_code}' -u u:x "$S/metrics")
   c3=$(curl -sk -o /dev/null -w '%{http_code}' -u nobody:x "$S/stats")
-  ok $([[ $c1 == 200 && $c2 == 401 && $c3 == 401 ]]; echo $?) "TLS + basic auth under ASan ($c1 $c2 $c3)"
+  ok $([[ $c1 == 200 && $c2 == 401 && $c3 == 401 ]]; echo $?) "TLS + basic auth ($SAN_KIND: $c1 $c2 $c3)"
   kill -HUP "$POOLD_PID"; sleep 0.5
   stop_poold; status=$?
   ok $([[ $status -eq 0 ]] && sanitizer_clean "$POOLD_LOG"; echo $?) "TLS run: exit 0, no sanitizer report" || report "$POOLD_LOG"
 else
-  skip "TLS under ASan" "openssl or htpasswd missing (scripts/deps.sh test)"
+  skip "TLS ($SAN_KIND)" "openssl or htpasswd missing (scripts/deps.sh test)"
 fi
 done_testing
