@@ -53,6 +53,8 @@ static void arenas(expo_t *e, const pool_stats_t *st)
             st->arenas_highwater);
     one_u64(e, "poold_arena_size_bytes", MT_GAUGE, "Size of one arena.", st->arena_size);
     one_u64(e, "poold_pool_size_bytes", MT_GAUGE, "Size of one pool.", st->pool_size);
+    one_u64(e, "poold_pools_per_arena", MT_GAUGE, "Pools of blocks in one arena.",
+            st->pools_per_arena);
 }
 
 static void byte_breakdown(expo_t *e, const pool_stats_t *st)
@@ -74,7 +76,9 @@ static void byte_breakdown(expo_t *e, const pool_stats_t *st)
         { "used", st->pools_used }, { "empty", st->pools_empty },
         { "untouched", st->pools_untouched }, { "returned", st->pools_returned },
     };
-    expo_family(e, "poold_pools", MT_GAUGE, "Pools in mapped arenas, by state.");
+    expo_family(e, "poold_pools", MT_GAUGE,
+                "Pools of blocks in mapped arenas, by state; they sum to "
+                "poold_arenas * poold_pools_per_arena.");
     for (size_t i = 0; i < 4; i++)
         expo_u64(e, NULL, &(label_t){ "state", pools[i].state }, 1, pools[i].v);
 

@@ -64,7 +64,8 @@ static cJSON *allocator(const pool_stats_t *st)
         OBJECT({ "arena_size", st->arena_size }, { "pool_size", st->pool_size },
                { "pool_header_size", st->pool_header_size },
                { "small_threshold", st->small_threshold }, { "num_classes", st->num_classes },
-               { "pools_per_arena", st->pools_per_arena }));
+               { "pools_per_arena", st->pools_per_arena },
+               { "arena_header_size", st->arena_header_size }));
     cJSON_AddItemToObject(o, "arenas",
         OBJECT({ "current", st->arenas_current }, { "allocated_total", st->arenas_allocated_total },
                { "released_total", st->arenas_released_total }, { "highwater", st->arenas_highwater },
@@ -172,8 +173,8 @@ char *stats_json_full(size_t *len)
 
 static const char *state_name(uint8_t s)
 {
-    static const char *const names[] = { "untouched", "used", "empty", "returned" };
-    return s < 4 ? names[s] : "unknown";
+    static const char *const names[] = { "untouched", "used", "empty", "returned", "header" };
+    return s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }
 
 static cJSON *arena_json(const pool_arena_info_t *a)

@@ -120,7 +120,9 @@ assert first["limit"] == 1 and len(first["arenas"]) == min(1, first["total"]), f
 assert first["total"] >= 1
 arena = first["arenas"][0]
 assert len(arena["pools"]) == 64 and arena["address"].startswith("0x")
-assert all(p["state"] in ("used", "empty", "untouched", "returned") for p in arena["pools"])
+assert all(p["state"] in ("used", "empty", "untouched", "returned", "header") for p in arena["pools"])
+per_arena = json.load(urllib.request.urlopen(u + "/stats"))["allocator"]["geometry"]["pools_per_arena"]
+assert sum(p["state"] != "header" for p in arena["pools"]) == per_arena
 used = [p for p in arena["pools"] if p["state"] == "used"]
 assert all(16 <= p["size"] <= 512 and 0 <= p["used"] <= p["blocks"] for p in used)
 big = get("?limit=100000")

@@ -30,7 +30,7 @@ ok $(diff <(grep -v '^#' "$TEST_TMP/text" | awk '{print $1}' | grep -v scrape_du
 
 # ---- the contract: names every dashboard relies on -----------------------------------
 for name in poold_arenas poold_arenas_allocated_total poold_arenas_released_total poold_arenas_highwater \
-    poold_arena_size_bytes poold_pool_size_bytes poold_fragmentation_ratio poold_large_allocations \
+    poold_arena_size_bytes poold_pool_size_bytes poold_pools_per_arena poold_fragmentation_ratio poold_large_allocations \
     poold_large_bytes poold_large_allocations_total poold_allocation_size_bytes_sum \
     poold_allocation_size_bytes_count poold_purges_total poold_purged_bytes_total \
     poold_purge_delay_seconds poold_thread_heaps poold_thread_heaps_abandoned poold_workload_threads \
@@ -80,7 +80,7 @@ $1 ~ /^poold_size_class_blocks\{/ { split($1, a, "\""); size = a[2]; class_bytes
 END {
   want = v["poold_arenas"] * v["poold_arena_size_bytes"]
   if (bytes != want) print "byte breakdown " bytes " != arenas*arena_size " want
-  if (pools != v["poold_arenas"] * 64) print "pools " pools " != arenas*64"
+  if (pools != v["poold_arenas"] * v["poold_pools_per_arena"]) print "pools " pools " != arenas*pools_per_arena"
   if (v["poold_allocation_size_bytes_bucket{le=\"+Inf\"}"] != v["poold_allocation_size_bytes_count"])
     print "+Inf bucket != _count"
   total = 0; for (s in class_bytes) total += class_bytes[s]
@@ -102,7 +102,7 @@ for i in $(seq 1 150); do
   if [[ -n $msg ]]; then ((fails++)); diag "scrape $i: $msg"; fi
   arenas_seen+=" $(metric poold_arenas < "$TEST_TMP/s")"
 done
-ok $([[ $fails -eq 0 ]]; echo $?) "150 scrapes under load: bytes sum to arenas*arena_size, pools to arenas*64, classes to the byte kinds, +Inf = _count, ratio as defined ($fails bad)"
+ok $([[ $fails -eq 0 ]]; echo $?) "150 scrapes under load: bytes sum to arenas*arena_size, pools to arenas*pools_per_arena, classes to the byte kinds, +Inf = _count, ratio as defined ($fails bad)"
 distinct=$(tr ' ' '\n' <<<"$arenas_seen" | sort -u | grep -c .)
 ok $([[ $distinct -ge 2 ]]; echo $?) "the arena count moved while scraping ($distinct distinct values)"
 
