@@ -45,8 +45,10 @@ wait_for "grep -q 'reload failed' '$POOLD_LOG'" 20
 ok $? "a bad reload is refused ($SAN_KIND)"
 # Scrapes, JSON and arena maps at once, racing the unthrottled workload.
 for i in $(seq 1 20); do
-  curl -s -o /dev/null "$U/metrics" & curl -s -o /dev/null "$U/stats" & curl -s -o /dev/null "$U/stats/arenas"
-  wait
+  curl -s -o /dev/null "$U/metrics" & c1=$!
+  curl -s -o /dev/null "$U/stats" & c2=$!
+  curl -s -o /dev/null "$U/stats/arenas"
+  wait $c1 $c2
 done
 stop_poold; status=$?
 ok $([[ $status -eq 0 ]]; echo $?) "SIGTERM: exit status 0 ($status)"
