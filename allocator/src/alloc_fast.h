@@ -42,7 +42,7 @@ static inline __attribute__((always_inline)) void fast_free(void *ptr)
             b->next = p->free;
             p->free = b;
             owner_add64(&h->cls[p->cls].nfree, 1);
-            if (unlikely(owner_dec32_is_zero(&p->used) | !p->listed))
+            if (unlikely(owner_dec32(&p->used) <= p->relink_at))
                 pool_free_slow(h, p);
             return;
         }

@@ -95,18 +95,12 @@ static inline void owner_add32(uint32_t *c, uint32_t v)
 #endif
 }
 
-/* Decrement; true when the counter reached zero. */
-static inline bool owner_dec32_is_zero(uint32_t *c)
+/* Decrement; returns the new value. */
+static inline uint32_t owner_dec32(uint32_t *c)
 {
-#ifdef OWNER_ASM
-    bool zero;
-    __asm__ volatile("decl %0" : "+m"(*c), "=@ccz"(zero));
-    return zero;
-#else
     uint32_t v = __atomic_load_n(c, __ATOMIC_RELAXED) - 1;
     __atomic_store_n(c, v, __ATOMIC_RELAXED);
-    return v == 0;
-#endif
+    return v;
 }
 
 typedef struct block { struct block *next; } block_t;
@@ -124,7 +118,8 @@ typedef struct pool {
     char           *bump;       /* next never-carved block */
     char           *end;        /* end of the last whole block */
     struct pool    *next, *prev;/* heap class list */
-    uint32_t        bsize, nblocks;
+    uint16_t        bsize, nblocks;
+    uint32_t        relink_at;  /* a local free leaving used <= this takes the slow path */
 } pool_t;
 
 /* The line other threads write, REMOTE_OFFSET bytes after the owner's line.
@@ -298,6 +293,7 @@ static inline void heap_list_unlink(heap_t *h, pool_t *p)
     if (p->next) p->next->prev = p->prev; else hc->tail = p->prev;
     p->next = p->prev = NULL;
     p->listed = 0;
+    p->relink_at = 0;
 }
 
 /* ---- large.c ----------------------------------------------------------------- */

@@ -13,9 +13,11 @@
  *
  * Full pools. A pool with no free block leaves its heap's list. The owner
  * sets FULL in xfree once (one CAS) so that the first remote free into it
- * clears the flag and puts the pool on the heap's delayed list. A local free
- * into an unlisted pool just puts it back on the list, with no atomic: FULL
- * may stay set, and then the pool needs no new CAS the next time it fills.
+ * clears the flag and puts the pool on the heap's delayed list. Local frees
+ * put it back on the list, with no atomic, once 1/16 of its blocks are free
+ * (relink_at): relinked after a single free, it would serve one malloc and
+ * run dry again, and steady churn would live in the slow paths. FULL may
+ * stay set, and then the pool needs no new CAS the next time it fills.
  * The cost of that laziness is that a listed pool can also sit on the
  * delayed list; `full_marked` tells the owner when that may be so, and such
  * a pool is never returned to its arena until the delayed list is drained.
@@ -31,8 +33,9 @@ void pool_init(pool_t *p, heap_t *h, unsigned cls)
     p->listed = 0;
     p->full_marked = 0;
     p->heap = h;
-    p->bsize = (uint32_t)bs;
-    p->nblocks = nb;
+    p->bsize = (uint16_t)bs;
+    p->nblocks = (uint16_t)nb;
+    p->relink_at = 0;
     p->bump = pool_base(p);
     p->end = p->bump + (size_t)nb * bs;
     p->next = p->prev = NULL;
@@ -94,6 +97,7 @@ static bool pool_collect(pool_t *p)
 static void list_push_front(heap_t *h, pool_t *p)
 {
     heap_class_t *hc = &h->cls[p->cls];
+    p->relink_at = 0;
     pool_t *head = hc->cur == &pool_pool_empty ? NULL : hc->cur;
     p->prev = NULL;
     p->next = head;
@@ -105,6 +109,7 @@ static void list_push_front(heap_t *h, pool_t *p)
 static void list_append(heap_t *h, pool_t *p)
 {
     heap_class_t *hc = &h->cls[p->cls];
+    p->relink_at = 0;
     pool_t *t = hc->tail;
     p->next = NULL;
     p->prev = t;
@@ -184,6 +189,7 @@ static pool_t *heap_find_pool(heap_t *h, unsigned cls)
             pool_collect(p);
             return p;
         }
+        p->relink_at = p->nblocks - 1u - p->nblocks / 16u;
     }
     heap_sweep_abandoned();
     pool_t *p = arena_pool_acquire(h, cls);
@@ -219,7 +225,7 @@ void *pool_malloc_slow(heap_t *h, unsigned cls)
     return heap_pop(h, cls);
 }
 
-/* A local free left p empty, or landed in a full (unlisted) pool. */
+/* A local free left p empty, or freed enough of a full (unlisted) pool. */
 void pool_free_slow(heap_t *h, pool_t *p)
 {
     if (!p->listed)
