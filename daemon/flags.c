@@ -77,7 +77,7 @@ size_t flag_index(const flag_t *f) { return (size_t)(f - flag_table); }
 
 /* ---- value parsers ------------------------------------------------------ */
 
-static int parse_u64(const char *s, uint64_t *out)
+int parse_u64(const char *s, uint64_t *out)
 {
     if (!isdigit((unsigned char)*s))
         return -1;

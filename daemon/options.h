@@ -82,7 +82,9 @@ void opt_format(const options_t *o, const flag_t *f, char *out, size_t len);
 /* True when the settings f controls differ between a and b. */
 bool opt_differs(const options_t *a, const options_t *b, const flag_t *f);
 
-/* Value parsers, exposed for the tests and the web config. */
+/* Value parsers, shared with the rest of the daemon. parse_u64 takes
+ * decimal digits only (no sign, no blanks). */
+int parse_u64(const char *s, uint64_t *out);
 int parse_bytes(const char *s, uint64_t *out);
 int parse_duration_ms(const char *s, int64_t *out);
 int parse_bool(const char *s, bool *out);

@@ -6,6 +6,7 @@
 #include "gzip.h"
 #include "metrics.h"
 #include "negotiate.h"
+#include "options.h"
 #include "stats_json.h"
 #include "status.h"
 
@@ -92,16 +93,12 @@ static void page_stats(const routes_config_t *cfg, const request_t *req, reply_t
 static int query_count(const request_t *req, const char *key, size_t def, size_t *out)
 {
     const char *v = req->query ? req->query(req->query_ctx, key) : NULL;
+    uint64_t n;
     if (!v || !*v) {
         *out = def;
         return 0;
     }
-    if (*v < '0' || *v > '9')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno || *end)
+    if (parse_u64(v, &n) != 0)
         return -1;
     *out = (size_t)n;
     return 0;
