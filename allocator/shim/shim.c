@@ -193,7 +193,7 @@ EXPORT void free(void *p)
         free_other(p);
 }
 
-EXPORT void *calloc(size_t n, size_t m)
+static NOINLINE void *calloc_other(size_t n, size_t m)
 {
     if (direct_slow())
         return pool_calloc(n, m);
@@ -204,7 +204,14 @@ EXPORT void *calloc(size_t n, size_t m)
     return p;
 }
 
-EXPORT void *realloc(void *p, size_t n)
+EXPORT void *calloc(size_t n, size_t m)
+{
+    if (direct())
+        return pool_calloc(n, m);
+    return calloc_other(n, m);
+}
+
+static NOINLINE void *realloc_other(void *p, size_t n)
 {
     if (direct_slow())
         return pool_realloc(p, n);
@@ -213,6 +220,13 @@ EXPORT void *realloc(void *p, size_t n)
     if (use_trace)
         trace_realloc(p, n, q, t);
     return q;
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+    if (direct())
+        return pool_realloc(p, n);
+    return realloc_other(p, n);
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t m)
@@ -225,7 +239,7 @@ EXPORT void *reallocarray(void *p, size_t n, size_t m)
     return realloc(p, total);
 }
 
-static void *aligned(size_t align, size_t n)
+static NOINLINE void *aligned_other(size_t align, size_t n)
 {
     if (direct_slow())
         return pool_aligned_alloc(align, n);
@@ -233,6 +247,13 @@ static void *aligned(size_t align, size_t n)
     if (use_trace)
         trace_aligned(align, n, p);
     return p;
+}
+
+static void *aligned(size_t align, size_t n)
+{
+    if (direct())
+        return pool_aligned_alloc(align, n);
+    return aligned_other(align, n);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
@@ -280,7 +301,7 @@ EXPORT size_t malloc_usable_size(void *p)
 {
     if (!p)
         return 0;
-    if (direct_slow() || !use_domain)
+    if (direct() || direct_slow() || !use_domain)
         return pool_usable_size(p);
     pool_allocator_t a;
     pool_get_allocator(POOL_DOMAIN_MEM, &a);

@@ -42,37 +42,48 @@ static size_t grown(size_t size)
     return size + extra < size ? size : size + extra;
 }
 
-void *pool_realloc(void *ptr, size_t size)
+/* Moving a block: to a new home of the right size (with headroom when it
+ * grows), the contents copied, the old block freed. */
+static NOINLINE void *realloc_move(void *ptr, size_t old, size_t size)
 {
-    if (!ptr)
-        return fast_malloc(size);
-    COUNT(realloc_calls, 1);
-    if (size == 0) {
-        fast_free(ptr);
-        return NULL;
-    }
-    size_t old;
-    if (is_ours(ptr)) {
-        old = pool_of(ptr)->bsize;
-        if (size <= old && size + POOL_ALIGNMENT > old) {   /* same class: stay */
-            COUNT(realloc_inplace, 1);
-            return ptr;
-        }
-    } else {
-        old = large_usable_size(ptr);
-        if (size <= old && size >= old / 2) {               /* still fits well */
-            COUNT(realloc_inplace, 1);
-            return ptr;
-        }
-        if (size > POOL_SMALL_REQUEST_THRESHOLD)
-            return large_realloc(ptr, size > old ? grown(size) : size);
-    }
     void *q = fast_malloc(size > old ? grown(size) : size);
     if (!q)
         return NULL;                    /* the old block is untouched */
     memcpy(q, ptr, old < size ? old : size);
     fast_free(ptr);
     return q;
+}
+
+static NOINLINE void *realloc_large(heap_t *h, void *ptr, size_t size)
+{
+    size_t old = large_usable_size(ptr);
+    if (size <= old && size >= old / 2) {                   /* still fits well */
+        heap_count(h, &h->realloc_inplace, 1);
+        return ptr;
+    }
+    if (size > POOL_SMALL_REQUEST_THRESHOLD)
+        return large_realloc(ptr, size > old ? grown(size) : size);
+    return realloc_move(ptr, old, size);                    /* into a pool */
+}
+
+void *pool_realloc(void *ptr, size_t size)
+{
+    if (unlikely(!ptr))
+        return fast_malloc(size);
+    heap_t *h = heap_for_stats();
+    heap_count(h, &h->realloc_calls, 1);
+    if (unlikely(size == 0)) {
+        fast_free(ptr);
+        return NULL;
+    }
+    if (!is_ours(ptr))
+        return realloc_large(h, ptr, size);
+    size_t old = pool_of(ptr)->bsize;
+    if (size <= old && size + POOL_ALIGNMENT > old) {       /* same class: stay */
+        heap_count(h, &h->realloc_inplace, 1);
+        return ptr;
+    }
+    return realloc_move(ptr, old, size);
 }
 
 void *pool_reallocarray(void *ptr, size_t nmemb, size_t size)

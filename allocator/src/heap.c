@@ -97,11 +97,9 @@ heap_t *heap_get(void)
     return h;
 }
 
-heap_t *heap_for_stats(void)
+heap_t *heap_for_stats_slow(void)
 {
-    heap_t *h = pool_tls_heap;
-    if (likely(h != &pool_heap_empty))
-        return h;
+    heap_t *h;
     if (tls_exiting || !(h = heap_get()))
         return &heap_orphan;
     return h;

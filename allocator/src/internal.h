@@ -257,7 +257,7 @@ INTERNAL extern heap_t pool_heap_empty;   /* sentinel: every class's cur is the 
 INTERNAL extern pool_t pool_pool_empty;
 INTERNAL void    heap_setup(void);         /* once, from pool_ensure_init */
 INTERNAL heap_t *heap_get(void);          /* this thread's real heap, made on demand */
-INTERNAL heap_t *heap_for_stats(void);    /* a heap to count on (may be shared) */
+INTERNAL heap_t *heap_for_stats_slow(void);
 INTERNAL void   *heap_exit_malloc(unsigned cls);   /* for threads past their heap's exit */
 INTERNAL bool    heap_thread_exiting(void);
 INTERNAL void    heap_sum_stats(pool_stats_t *st);
@@ -277,6 +277,14 @@ static inline void heap_count(heap_t *h, uint64_t *counter, uint64_t v)
         __atomic_fetch_add(counter, v, __ATOMIC_RELAXED);
     else
         owner_add64(counter, v);
+}
+
+/* A heap to count on: the thread's own, or (threads without one) a real
+ * heap made now or the shared fallback heap. */
+static inline heap_t *heap_for_stats(void)
+{
+    heap_t *h = pool_tls_heap;
+    return likely(h != &pool_heap_empty) ? h : heap_for_stats_slow();
 }
 
 /* Count one event on the calling thread's heap (slow paths only). */
