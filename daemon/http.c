@@ -43,6 +43,9 @@ static char mark_probe_request, mark_answered;
 /* Per-connection marker (socket context) of the self-probe. */
 static char mark_probe;
 static _Atomic int probe_fd = -1;
+/* Connections closed, any reason: the servers' own progress marker, for
+ * when a probe cannot get in because every connection slot is taken. */
+static _Atomic uint64_t connections_closed;
 
 void http_set_max_requests(unsigned n) { atomic_store(&max_requests, n); }
 
@@ -206,6 +209,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                           enum MHD_ConnectionNotificationCode code)
 {
     (void)cls;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_add_explicit(&connections_closed, 1, memory_order_relaxed);
     if (code != MHD_CONNECTION_NOTIFY_STARTED)
         return;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -308,7 +313,7 @@ void http_stop(void)
  * (works under PrivateNetwork= and RestrictAddressFamilies=AF_UNIX). A TLS
  * daemon cannot read a plain request; there the probe only hangs up, and
  * the daemon closing its end in turn is the proof. */
-static bool probe_one(struct MHD_Daemon *d, bool tls, int timeout_ms)
+static bool probe_one(struct MHD_Daemon *d, bool tls, int timeout_ms, bool *refused)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
@@ -318,7 +323,8 @@ static bool probe_one(struct MHD_Daemon *d, bool tls, int timeout_ms)
     if (MHD_add_connection(d, sv[1], (struct sockaddr *)&addr, sizeof addr) != MHD_YES) {
         atomic_store(&probe_fd, -1);
         close(sv[0]);
-        return false;     /* MHD closed sv[1] */
+        *refused = true;  /* MHD closed sv[1]; typically all slots are taken */
+        return false;
     }
     static const char req[] = "GET /healthz HTTP/1.1\r\nHost: poold\r\nConnection: close\r\n\r\n";
     bool ok = tls ? shutdown(sv[0], SHUT_WR) == 0
@@ -342,10 +348,19 @@ static bool probe_one(struct MHD_Daemon *d, bool tls, int timeout_ms)
     return ok && got == 9 && strncmp(resp, "HTTP/1.1 ", 9) == 0;
 }
 
+/* A server whose every slot is taken (a flood of connections) cannot take
+ * the probe; it still counts as working when connections were closed since
+ * the last probe, since only its polling thread closes them. */
 bool http_probe(int timeout_ms)
 {
+    static uint64_t closed_before;
+    uint64_t closed = atomic_load(&connections_closed);
     bool ok = true;
-    for (size_t i = 0; i < n_daemons; i++)
-        ok &= probe_one(daemons[i], daemon_tls[i], timeout_ms);
+    for (size_t i = 0; i < n_daemons; i++) {
+        bool refused = false;
+        if (!probe_one(daemons[i], daemon_tls[i], timeout_ms, &refused))
+            ok &= refused && closed != closed_before;
+    }
+    closed_before = closed;
     return ok;
 }

@@ -74,8 +74,10 @@ static int start_workload(const options_t *o)
         log_error("cannot start the workload", "workload", o->workload);
         return -1;
     }
+    workload_stats_t ws;
+    workload_read(&ws);
     char threads[16], rate[24], max[24];
-    snprintf(threads, sizeof threads, "%u", o->workload_threads);
+    snprintf(threads, sizeof threads, "%u", ws.threads);
     snprintf(rate, sizeof rate, "%llu", (unsigned long long)o->workload_rate);
     snprintf(max, sizeof max, "%llu", (unsigned long long)o->workload_max_bytes);
     log_info("workload started", "workload", o->workload, "threads", threads, "rate", rate,

@@ -72,10 +72,11 @@ ok $([[ $(scrape | metric 'poold_http_requests_total{code="503"}') -gt $n503 ]];
 start_poold --workload=idle --web.connection-timeout=2s --web.max-connections=4
 HOSTPORT=${POOLD_URL#http://}; P=${HOSTPORT##*:}
 python3 $RAW hold 127.0.0.2 "$P" 127.0.0.2 4 1 >/dev/null &
+holder=$!
 sleep 0.3
 c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 15 "$POOLD_URL/metrics")
 ok $([[ $c == 200 ]]; echo $?) "with the connection limit full of idle clients, a scrape is answered once the timeout frees a slot ($c)"
-wait
+wait $holder
 ok $(kill -0 "$POOLD_PID"; echo $?) "poold is still running"
 stop_poold; ok $? "SIGTERM exits 0 after all that"
 done_testing
