@@ -231,20 +231,32 @@ static bool workload_changed(const options_t *a, const options_t *b)
     return false;
 }
 
+/* The configuration a reload would switch to: the file and the flags
+ * again, and the web config (whose users it installs). */
+static int build_fresh(const daemon_t *d, options_t *fresh, char *err, size_t errlen)
+{
+    enum config_action action;
+    webconfig_t wc;
+    if (config_build(d->argc, d->argv, fresh, &action, err, errlen) != 0)
+        return -1;
+    if (load_web_config(fresh, &wc, err, errlen) != 0) {
+        options_free(fresh);
+        return -1;
+    }
+    webconfig_free(&wc);
+    return 0;
+}
+
 static void reload(daemon_t *d)
 {
     sd_tell_reloading();
     log_info("reloading the configuration");
     options_t fresh;
-    enum config_action action;
-    webconfig_t wc;
     char err[512];
-    if (config_build(d->argc, d->argv, &fresh, &action, err, sizeof err) != 0 ||
-        (load_web_config(&fresh, &wc, err, sizeof err) != 0 && (options_free(&fresh), 1))) {
+    if (build_fresh(d, &fresh, err, sizeof err) != 0) {
         log_error("reload failed; keeping the running configuration", "error", err);
         status_reload_result(false);
     } else {
-        webconfig_free(&wc);
         warn_restart_needed(&d->opts, &fresh);
         apply_logging(&fresh);
         log_settings(&fresh);
