@@ -154,7 +154,7 @@ static void large_and_ops(expo_t *e, const pool_stats_t *st)
             st->large_allocations);
     one_u64(e, "poold_large_bytes", MT_GAUGE, "Usable bytes of the live large blocks.",
             st->large_bytes);
-    one_u64(e, "poold_large_allocations_total", MT_COUNTER_CLASHING, "Large blocks handed out.",
+    one_u64(e, "poold_large_mallocs_total", MT_COUNTER, "Large blocks handed out.",
             st->large_mallocs);
     const pool_ops_t *o = &st->ops;
     const struct { const char *op; uint64_t v; } ops[] = {

@@ -48,12 +48,11 @@ void expo_escape_label(buf_t *b, const char *s)
     }
 }
 
-static const char *type_name(metric_type_t t, expo_format_t f)
+static const char *type_name(metric_type_t t)
 {
     switch (t) {
     case MT_COUNTER: return "counter";
     case MT_HISTOGRAM: return "histogram";
-    case MT_COUNTER_CLASHING: return f == EXPO_TEXT ? "counter" : "unknown";
     default: return "gauge";
     }
 }
@@ -66,12 +65,12 @@ void expo_family(expo_t *e, const char *name, metric_type_t type, const char *he
     if (e->format == EXPO_TEXT) {
         buf_printf(b, "# HELP %s ", name);
         escape_help(b, help, false);
-        buf_printf(b, "\n# TYPE %s %s\n", name, type_name(type, e->format));
+        buf_printf(b, "\n# TYPE %s %s\n", name, type_name(type));
         return;
     }
     if (type == MT_COUNTER && ends_with(name, len, "_total"))
         len -= 6;
-    buf_printf(b, "# TYPE %.*s %s\n", (int)len, name, type_name(type, e->format));
+    buf_printf(b, "# TYPE %.*s %s\n", (int)len, name, type_name(type));
     if (ends_with(name, len, "_bytes"))
         buf_printf(b, "# UNIT %.*s bytes\n", (int)len, name);
     else if (ends_with(name, len, "_seconds"))

@@ -12,10 +12,6 @@
 typedef enum { EXPO_TEXT, EXPO_OPENMETRICS } expo_format_t;
 typedef enum {
     MT_COUNTER, MT_GAUGE, MT_HISTOGRAM,
-    /* A counter whose OpenMetrics family name (the name less _total) is
-     * already taken by a gauge: OpenMetrics gets it as type unknown under
-     * its full name, which keeps the sample name and stays valid. */
-    MT_COUNTER_CLASHING,
 } metric_type_t;
 
 typedef struct { const char *name, *value; } label_t;

@@ -371,7 +371,7 @@ def overview():
                    w=8, overrides=[override("B", "byFrameRefID", unit="short",
                                             custom_axisPlacement="right")]),
         timeseries("Large allocation rate", "Large (system allocator) requests per second.",
-                   "ops", [target(rate("poold_large_allocations_total"), "{{instance}}")], w=8),
+                   "ops", [target(rate("poold_large_mallocs_total"), "{{instance}}")], w=8),
         timeseries("Memory given back", "Bytes per second returned to the kernel by purging empty pools, and the empty-pool bytes still waiting to be purged.",
                    "Bps", [target(rate("poold_purged_bytes_total"), "purged/s {{instance}}"),
                            target(sel("poold_arena_bytes", 'kind="empty_pools"'), "empty, resident {{instance}}")],

@@ -31,7 +31,7 @@ ok $(diff <(grep -v '^#' "$TEST_TMP/text" | awk '{print $1}' | grep -v scrape_du
 # ---- the contract: names every dashboard relies on -----------------------------------
 for name in poold_arenas poold_arenas_allocated_total poold_arenas_released_total poold_arenas_highwater \
     poold_arena_size_bytes poold_pool_size_bytes poold_pools_per_arena poold_fragmentation_ratio poold_large_allocations \
-    poold_large_bytes poold_large_allocations_total poold_allocation_size_bytes_sum \
+    poold_large_bytes poold_large_mallocs_total poold_allocation_size_bytes_sum \
     poold_allocation_size_bytes_count poold_purges_total poold_purged_bytes_total \
     poold_purge_delay_seconds poold_thread_heaps poold_thread_heaps_abandoned poold_workload_threads \
     poold_workload_live_bytes poold_workload_live_blocks poold_workload_max_bytes \

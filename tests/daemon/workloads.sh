@@ -36,7 +36,7 @@ for w in python steady fragmenter burst; do
   ok $([[ $(curl -s "$POOLD_URL/healthz") == ok ]]; echo $?) "$w: healthy"
   case $w in
   python)
-    n=$(metric poold_large_allocations_total <<<"$s2")
+    n=$(metric poold_large_mallocs_total <<<"$s2")
     ok $([[ $n -gt 0 ]]; echo $?) "python: some requests are large ($n)"
     small=$(metric 'poold_allocation_size_bytes_bucket{le="64.0"}' <<<"$s2")
     all=$(metric poold_allocation_size_bytes_count <<<"$s2")

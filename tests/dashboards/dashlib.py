@@ -31,7 +31,7 @@ CONTRACT = {
     "poold_size_class_allocations_total": {"size": SIZES},
     "poold_size_class_frees_total": {"size": SIZES},
     "poold_fragmentation_ratio": {},
-    "poold_large_allocations": {}, "poold_large_bytes": {}, "poold_large_allocations_total": {},
+    "poold_large_allocations": {}, "poold_large_bytes": {}, "poold_large_mallocs_total": {},
     "poold_operations_total": {"op": OPS},
     "poold_allocation_size_bytes_bucket": {"le": None},
     "poold_allocation_size_bytes_sum": {}, "poold_allocation_size_bytes_count": {},
