@@ -8,6 +8,7 @@
 # DIR: an empty directory to mount the tmpfs on; TARGET: the unit to boot.
 set -euo pipefail
 dir=$1 target=$2
+project=$(cd "$(dirname "$0")/../.." && pwd)
 
 # Mounts made from here on stay in this namespace.
 mount --make-rprivate /
@@ -43,6 +44,13 @@ mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/dev/shm"
 ln -s /proc/self/fd "$root/dev/fd"
 mount -t tmpfs -o mode=0755 tmpfs "$root/run"
 mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+# The project tree may live where a fresh tmpfs now hides it (CI clones into
+# /tmp): give the sandbox a copy-on-write view of it at the same path.
+if [[ ! -d "$root$project" ]]; then
+  mkdir -p "$dir"/{pupper,pwork} "$root$project"
+  mount -t overlay overlay -o "lowerdir=$project,upperdir=$dir/pupper,workdir=$dir/pwork" \
+    "$root$project"
+fi
 
 # The minimal target: journald and nothing else (never multi-user.target, whose
 # tmpfiles and services would run against the real machine's state).
