@@ -29,7 +29,7 @@ LDLIBS  += -pthread
 all:
 
 # Suites that also run under ASan/UBSan and TSan (a regex over suite names).
-SANITIZER_SUITES ?= ^(alloc|shim)-
+SANITIZER_SUITES ?= ^(alloc-(api|stats|arena|domains|debug|env|stress|threads)|shim-.*)$$
 
 deps:
 	@scripts/deps.sh build
