@@ -47,7 +47,8 @@ install-allocator: $(ALLOC_LIBS) $(BUILD)/poolalloc.pc
 # Readers for what the shim writes (traces, statistics segments), for the
 # daemon and the tools: build/libpoolreaders.a with -Iallocator/trace
 # -Iallocator/export.
-READERS_SRC := allocator/trace/trace_reader.c allocator/export/export_reader.c
+READERS_SRC := allocator/trace/trace_reader.c allocator/trace/trace_model.c \
+               allocator/export/export_reader.c
 READERS_OBJ := $(READERS_SRC:allocator/%.c=$(BUILD)/obj/readers/%.o)
 READERS_CFLAGS := -Iallocator/trace -Iallocator/export
 

@@ -10,14 +10,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int why_fail(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int why_fail(char *why, size_t len, const char *fmt, ...)
+#define MAX_ARENAS ((uint64_t)1 << 27)   /* 128 TiB of arenas: more is a lie */
+
+const char *export_error_name(export_error_t e)
+{
+    static const char *const names[EXPORT_ERR_COUNT] = {
+        [EXPORT_OK] = "ok", [EXPORT_ERR_OPEN] = "open", [EXPORT_ERR_NOT_REGULAR] = "not_regular",
+        [EXPORT_ERR_SIZE] = "size", [EXPORT_ERR_UNSTABLE] = "unstable",
+        [EXPORT_ERR_MAGIC] = "magic", [EXPORT_ERR_VERSION] = "version", [EXPORT_ERR_PID] = "pid",
+        [EXPORT_ERR_NOT_READY] = "not_ready", [EXPORT_ERR_INCONSISTENT] = "inconsistent",
+    };
+    return (unsigned)e < EXPORT_ERR_COUNT ? names[e] : "unknown";
+}
+
+static export_error_t why_fail(export_error_t e, char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static export_error_t why_fail(export_error_t e, char *why, size_t len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, len, fmt, ap);
     va_end(ap);
-    return -1;
+    return e;
 }
 
 static bool bytes_add_up(const pool_stats_t *st)
@@ -34,19 +48,36 @@ static bool bytes_add_up(const pool_stats_t *st)
     return sum == st->mapped_bytes;
 }
 
+/* Every class: its geometry, its pools within the pools in use, its blocks
+ * filling its pools; together they make the allocated and free bytes.
+ * Each bound is checked before it is used in a product, so nothing wraps. */
 static bool classes_fit(const pool_stats_t *st)
 {
-    uint64_t pools = 0;
+    uint64_t pools = 0, allocated = 0, free_bytes = 0;
     for (unsigned c = 0; c < POOL_NUM_CLASSES; c++) {
         const pool_class_stats_t *cs = &st->classes[c];
         uint32_t size = (c + 1) * POOL_ALIGNMENT;
         if (cs->size != size || cs->blocks_per_pool != POOL_POOL_SIZE / size ||
-            cs->pools > st->pools_used || cs->pools_full > cs->pools ||
-            cs->blocks_allocated + cs->blocks_free != cs->pools * cs->blocks_per_pool)
+            cs->pools > st->pools_used || cs->pools_full > cs->pools)
+            return false;
+        uint64_t blocks = cs->pools * cs->blocks_per_pool;
+        if (cs->blocks_allocated > blocks || cs->blocks_free > blocks ||
+            cs->blocks_allocated + cs->blocks_free != blocks)
             return false;
         pools += cs->pools;
+        allocated += cs->blocks_allocated * size;
+        free_bytes += cs->blocks_free * size;
     }
-    return pools == st->pools_used;
+    return pools == st->pools_used && allocated == st->bytes.allocated &&
+           free_bytes == st->bytes.free_blocks;
+}
+
+static bool pools_fit(const pool_stats_t *st)
+{
+    uint64_t all = st->arenas_current * (POOL_POOLS_PER_ARENA - 1);
+    return st->pools_used <= all && st->pools_empty <= all && st->pools_untouched <= all &&
+           st->pools_returned <= all &&
+           st->pools_used + st->pools_empty + st->pools_untouched + st->pools_returned == all;
 }
 
 bool export_stats_valid(const pool_stats_t *st, char *why, size_t len)
@@ -56,21 +87,22 @@ bool export_stats_valid(const pool_stats_t *st, char *why, size_t len)
         st->num_classes != POOL_NUM_CLASSES || st->pools_per_arena != POOL_POOLS_PER_ARENA - 1 ||
         st->small_threshold != POOL_SMALL_REQUEST_THRESHOLD)
         bad = "geometry differs from this build";
-    else if (st->arenas_current > ((uint64_t)1 << 27) ||
-             st->arenas_current != st->arenas_allocated_total - st->arenas_released_total ||
+    else if (st->arenas_current > MAX_ARENAS || st->arenas_allocated_total > ((uint64_t)1 << 62) ||
              st->arenas_released_total > st->arenas_allocated_total ||
+             st->arenas_current != st->arenas_allocated_total - st->arenas_released_total ||
              st->arenas_highwater < st->arenas_current ||
              st->mapped_bytes != st->arenas_current * POOL_ARENA_SIZE)
         bad = "arena counts are inconsistent";
-    else if (st->pools_used + st->pools_empty + st->pools_untouched + st->pools_returned !=
-             st->arenas_current * (POOL_POOLS_PER_ARENA - 1))
+    else if (!pools_fit(st))
         bad = "pool counts do not add up";
     else if (!bytes_add_up(st))
         bad = "byte breakdown does not add up";
     else if (!classes_fit(st))
         bad = "size-class figures are inconsistent";
+    else if (st->large_allocations > st->large_mallocs || st->heaps_abandoned > st->heaps)
+        bad = "large-block or heap counts are inconsistent";
     if (bad)
-        why_fail(why, len, "%s", bad);
+        why_fail(EXPORT_ERR_INCONSISTENT, why, len, "%s", bad);
     return bad == NULL;
 }
 
@@ -84,47 +116,54 @@ static int read_exact(int fd, void *buf, size_t n, off_t off)
 }
 
 /* Copy the segment between two equal, even sequence numbers. */
-static int stable_copy(int fd, pool_export_segment_t *seg, char *why, size_t len)
+static export_error_t stable_copy(int fd, pool_export_segment_t *seg, char *why, size_t len)
 {
     for (int attempt = 0; attempt < 4; attempt++) {
         uint64_t after;
         if (read_exact(fd, seg, sizeof *seg, 0) != 0 ||
             read_exact(fd, &after, sizeof after, offsetof(pool_export_segment_t, seq)) != 0)
-            return why_fail(why, len, "short read");
+            return why_fail(EXPORT_ERR_UNSTABLE, why, len, "short read");
         if (!(seg->seq & 1) && seg->seq == after)
-            return 0;
+            return EXPORT_OK;
     }
-    return why_fail(why, len, "segment kept changing while being read");
+    return why_fail(EXPORT_ERR_UNSTABLE, why, len, "segment kept changing while being read");
 }
 
-int export_read(const char *path, uint32_t pid, export_snapshot_t *out, char *why, size_t len)
+static export_error_t check_segment(const pool_export_segment_t *seg, uint32_t pid, char *why,
+                                    size_t len)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return why_fail(why, len, "%s", strerror(errno));
+    if (memcmp(seg->magic, EXPORT_MAGIC, 8) != 0)
+        return why_fail(EXPORT_ERR_MAGIC, why, len, "bad magic");
+    if (seg->version != EXPORT_VERSION || seg->segment_size != sizeof *seg ||
+        seg->stats_size != sizeof(pool_stats_t))
+        return why_fail(EXPORT_ERR_VERSION, why, len, "unsupported segment version or layout");
+    if (pid && seg->pid != pid)
+        return why_fail(EXPORT_ERR_PID, why, len, "segment names pid %u, file is for %u",
+                        seg->pid, pid);
+    if (seg->updates == 0)
+        return why_fail(EXPORT_ERR_NOT_READY, why, len, "not published yet");
+    if (seg->interval_ms == 0 || seg->interval_ms > 3600000 ||
+        seg->updated_realtime_ns < seg->start_realtime_ns)
+        return why_fail(EXPORT_ERR_INCONSISTENT, why, len, "implausible interval or times");
+    if (!export_stats_valid(&seg->stats, why, len))
+        return EXPORT_ERR_INCONSISTENT;
+    return EXPORT_OK;
+}
+
+export_error_t export_read_fd(int fd, uint32_t pid, export_snapshot_t *out, char *why, size_t len)
+{
     struct stat st;
     pool_export_segment_t seg;
-    int r = -1;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        why_fail(why, len, "not a regular file");
-    else if ((size_t)st.st_size != sizeof seg)
-        why_fail(why, len, "size %lld, expected %zu", (long long)st.st_size, sizeof seg);
-    else if (stable_copy(fd, &seg, why, len) == 0)
-        r = 0;
-    close(fd);
-    if (r != 0)
-        return -1;
-    if (memcmp(seg.magic, EXPORT_MAGIC, 8) != 0)
-        return why_fail(why, len, "bad magic");
-    if (seg.version != EXPORT_VERSION || seg.segment_size != sizeof seg ||
-        seg.stats_size != sizeof(pool_stats_t))
-        return why_fail(why, len, "unsupported segment version or layout");
-    if (pid && seg.pid != pid)
-        return why_fail(why, len, "segment names pid %u, file is for %u", seg.pid, pid);
-    if (seg.updates == 0)
-        return why_fail(why, len, "not published yet");
-    if (!export_stats_valid(&seg.stats, why, len))
-        return -1;
+        return why_fail(EXPORT_ERR_NOT_REGULAR, why, len, "not a regular file");
+    if ((size_t)st.st_size != sizeof seg)
+        return why_fail(EXPORT_ERR_SIZE, why, len, "size %lld, expected %zu",
+                        (long long)st.st_size, sizeof seg);
+    export_error_t e = stable_copy(fd, &seg, why, len);
+    if (e == EXPORT_OK)
+        e = check_segment(&seg, pid, why, len);
+    if (e != EXPORT_OK)
+        return e;
     out->pid = seg.pid;
     for (int i = 0; i < 16; i++) {
         char c = seg.comm[i];
@@ -136,5 +175,17 @@ int export_read(const char *path, uint32_t pid, export_snapshot_t *out, char *wh
     out->updates = seg.updates;
     out->interval_ms = seg.interval_ms;
     out->stats = seg.stats;
-    return 0;
+    return EXPORT_OK;
+}
+
+export_error_t export_read(const char *path, uint32_t pid, export_snapshot_t *out, char *why,
+                           size_t len)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return why_fail(errno == ELOOP ? EXPORT_ERR_NOT_REGULAR : EXPORT_ERR_OPEN, why, len,
+                        "%s", errno == ELOOP ? "a symbolic link" : strerror(errno));
+    export_error_t e = export_read_fd(fd, pid, out, why, len);
+    close(fd);
+    return e;
 }

@@ -19,9 +19,31 @@ typedef struct {
     pool_stats_t stats;
 } export_snapshot_t;
 
-/* Reads path, which must be a segment of process `pid` (0: any). Returns 0,
- * or -1 with the reason in why. */
-int export_read(const char *path, uint32_t pid, export_snapshot_t *out, char *why, size_t len);
+/* Why a segment was refused; export_error_name() gives a short label
+ * ("open", "not_regular", ...) for metrics. */
+typedef enum {
+    EXPORT_OK = 0,
+    EXPORT_ERR_OPEN,          /* cannot be opened: gone, no permission, a symlink */
+    EXPORT_ERR_NOT_REGULAR,   /* a fifo, a directory, a device... */
+    EXPORT_ERR_SIZE,          /* not exactly one segment long */
+    EXPORT_ERR_UNSTABLE,      /* short read, or kept changing while being read */
+    EXPORT_ERR_MAGIC,
+    EXPORT_ERR_VERSION,       /* another version or layout */
+    EXPORT_ERR_PID,           /* names another process than its file name */
+    EXPORT_ERR_NOT_READY,     /* never published */
+    EXPORT_ERR_INCONSISTENT,  /* figures that cannot all be true */
+    EXPORT_ERR_COUNT
+} export_error_t;
+
+const char *export_error_name(export_error_t e);
+
+/* Reads path, which must be a segment of process `pid` (0: any). Returns
+ * EXPORT_OK, or the reason with a sentence in why. Never follows a symlink,
+ * never blocks on a fifo. */
+export_error_t export_read(const char *path, uint32_t pid, export_snapshot_t *out, char *why,
+                           size_t len);
+/* The same from an open descriptor (which it does not close). */
+export_error_t export_read_fd(int fd, uint32_t pid, export_snapshot_t *out, char *why, size_t len);
 
 /* The consistency checks alone (also used on our own snapshots in tests). */
 bool export_stats_valid(const pool_stats_t *st, char *why, size_t len);

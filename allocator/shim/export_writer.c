@@ -5,7 +5,10 @@
  *
  * The segment is created at the first tick, not at start-up, so programs
  * that live less than one interval (most commands a shell runs) leave no
- * file behind. A forked child gets a segment and thread of its own.
+ * file behind. It is written in full under a hidden name and renamed into
+ * place, so a reader never sees a half-made segment. A forked child gets a
+ * segment and thread of its own; an exec removes the segment first (the
+ * new image may not be on the shim) and a failed exec brings it back.
  */
 #define _GNU_SOURCE
 #include "export_writer.h"
@@ -32,6 +35,11 @@ static _Atomic int running;
 static pool_export_segment_t *seg;
 static char path[1200];
 static pid_t owner_pid;
+/* Creating, removing and exec's suspension agree under this lock, so the
+ * file never reappears after export_stop or export_suspend removed it. */
+static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool suspended;          /* an exec is under way: no file */
+static _Atomic bool relink;     /* the exec failed: make the file again */
 
 static uint64_t realtime_ns(void)
 {
@@ -87,37 +95,6 @@ static void process_name(char out[16])
     memcpy(out, buf, n > 15 ? 15 : (n > 0 ? (size_t)n : 0));
 }
 
-static bool create_segment(void)
-{
-    snprintf(path, sizeof path, "%s/" EXPORT_FILE_PREFIX "%d", dir, (int)getpid());
-    unlink(path);   /* a stale segment of an earlier process with our pid */
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, file_mode);
-    if (fd < 0) {
-        pool_report_error("POOLMALLOC_EXPORT: cannot create %s: %s", path, strerror(errno));
-        return false;
-    }
-    fchmod(fd, file_mode);   /* the umask must not take away what was asked */
-    void *p = MAP_FAILED;
-    if (ftruncate(fd, sizeof *seg) == 0)
-        p = mmap(NULL, sizeof *seg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) {
-        unlink(path);
-        return false;
-    }
-    seg = p;
-    memcpy(seg->magic, EXPORT_MAGIC, 8);
-    seg->version = EXPORT_VERSION;
-    seg->segment_size = sizeof *seg;
-    seg->stats_size = sizeof(pool_stats_t);
-    seg->pid = (uint32_t)getpid();
-    process_name(seg->comm);
-    seg->start_realtime_ns = realtime_ns();
-    seg->interval_ms = (uint64_t)interval_ms;
-    owner_pid = getpid();
-    return true;
-}
-
 static void publish(void)
 {
     pool_stats_t st;
@@ -132,6 +109,70 @@ static void publish(void)
     __atomic_store_n(seq, s + 2, __ATOMIC_RELEASE);
 }
 
+/* Makes the segment under a hidden name, publishes once, then renames it
+ * into place (replacing a stale segment of an earlier process with our
+ * pid). Called with seg_lock held. */
+static bool create_segment(void)
+{
+    char tmp[1300];
+    snprintf(path, sizeof path, "%s/" EXPORT_FILE_PREFIX "%d", dir, (int)getpid());
+    snprintf(tmp, sizeof tmp, "%s/." EXPORT_FILE_PREFIX "%d.new", dir, (int)getpid());
+    unlink(tmp);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, file_mode);
+    if (fd < 0) {
+        pool_report_error("POOLMALLOC_EXPORT: cannot create %s: %s", tmp, strerror(errno));
+        return false;
+    }
+    fchmod(fd, file_mode);   /* the umask must not take away what was asked */
+    void *p = MAP_FAILED;
+    if (ftruncate(fd, sizeof *seg) == 0)
+        p = mmap(NULL, sizeof *seg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        unlink(tmp);
+        return false;
+    }
+    seg = p;
+    memcpy(seg->magic, EXPORT_MAGIC, 8);
+    seg->version = EXPORT_VERSION;
+    seg->segment_size = sizeof *seg;
+    seg->stats_size = sizeof(pool_stats_t);
+    seg->pid = (uint32_t)getpid();
+    process_name(seg->comm);
+    seg->start_realtime_ns = realtime_ns();
+    seg->interval_ms = (uint64_t)interval_ms;
+    publish();
+    if (rename(tmp, path) != 0) {
+        pool_report_error("POOLMALLOC_EXPORT: cannot create %s: %s", path, strerror(errno));
+        unlink(tmp);
+        munmap(seg, sizeof *seg);
+        seg = NULL;
+        return false;
+    }
+    owner_pid = getpid();
+    return true;
+}
+
+/* One tick: make the segment if there is none (or again after a failed
+ * exec), then publish. False when the segment cannot be made. */
+static bool publish_tick(void)
+{
+    bool ok = true;
+    pthread_mutex_lock(&seg_lock);
+    if (seg && atomic_exchange(&relink, false)) {
+        munmap(seg, sizeof *seg);
+        seg = NULL;
+    }
+    if (atomic_load(&running) && !suspended) {
+        if (seg)
+            publish();
+        else
+            ok = create_segment();
+    }
+    pthread_mutex_unlock(&seg_lock);
+    return ok;
+}
+
 static void *publisher(void *arg)
 {
     (void)arg;
@@ -139,13 +180,10 @@ static void *publisher(void *arg)
     struct timespec tick = { interval_ms / 1000, (interval_ms % 1000) * 1000000 };
     while (atomic_load(&running)) {
         nanosleep(&tick, NULL);
-        if (!atomic_load(&running))
-            break;
-        if (!seg && !create_segment()) {
+        if (!publish_tick()) {
             atomic_store(&running, 0);
             break;
         }
-        publish();
     }
     return NULL;
 }
@@ -172,6 +210,9 @@ static pid_t self_pid;   /* set at start and by the fork handler; a vfork child 
 static void fork_child(void)
 {
     self_pid = getpid();
+    pthread_mutex_init(&seg_lock, NULL);
+    suspended = false;
+    atomic_store(&relink, false);
     /* The mapping is the parent's segment: never write to it again. */
     if (seg)
         munmap(seg, sizeof *seg);
@@ -189,11 +230,40 @@ void export_start(void)
     start_thread();
 }
 
+/* Removes our segment (with seg_lock held). */
+static void remove_segment(void)
+{
+    if (seg && owner_pid == getpid())
+        unlink(path);
+}
+
 void export_stop(void)
 {
     if (getpid() != self_pid)   /* a vfork child shares the parent's memory */
         return;
+    pthread_mutex_lock(&seg_lock);
     atomic_store(&running, 0);
-    if (seg && owner_pid == getpid())
-        unlink(path);
+    remove_segment();
+    pthread_mutex_unlock(&seg_lock);
+}
+
+void export_suspend(void)
+{
+    if (getpid() != self_pid || !atomic_load(&running))
+        return;
+    pthread_mutex_lock(&seg_lock);
+    suspended = true;
+    remove_segment();
+    pthread_mutex_unlock(&seg_lock);
+}
+
+void export_resume(void)
+{
+    if (getpid() != self_pid || !atomic_load(&running))
+        return;
+    pthread_mutex_lock(&seg_lock);
+    if (suspended && seg)
+        atomic_store(&relink, true);
+    suspended = false;
+    pthread_mutex_unlock(&seg_lock);
 }

@@ -4,5 +4,7 @@
 
 void export_start(void);   /* reads POOLMALLOC_EXPORT; starts the publisher thread */
 void export_stop(void);    /* at exit: removes the segment */
+void export_suspend(void); /* before exec: removes the segment */
+void export_resume(void);  /* the exec failed: publish again */
 
 #endif

@@ -12,6 +12,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,16 +21,31 @@
 typedef int (*execv_fn)(const char *, char *const[]);
 typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
 
-EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+/* Before an exec: write the trace, remove the segment. Returns whether
+ * tracing was on, for exec_failed. */
+static bool exec_prepare(void)
 {
     bool on = trace_active();
     if (on)
         trace_suspend();
-    long r = syscall(SYS_execve, path, argv, envp);
+    export_suspend();
+    return on;
+}
+
+static void exec_failed(bool tracing)
+{
     int saved = errno;
-    if (on)
+    if (tracing)
         trace_resume();
+    export_resume();
     errno = saved;
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    bool on = exec_prepare();
+    long r = syscall(SYS_execve, path, argv, envp);
+    exec_failed(on);
     return (int)r;
 }
 
@@ -38,9 +54,7 @@ EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 static int call_next(const char *name, const char *file, char *const argv[],
                      char *const envp[])
 {
-    bool on = trace_active();
-    if (on)
-        trace_suspend();
+    bool on = exec_prepare();
     void *fn = dlsym(RTLD_NEXT, name);
     int r;
     if (!fn) {
@@ -51,10 +65,7 @@ static int call_next(const char *name, const char *file, char *const argv[],
     } else {
         r = ((execv_fn)fn)(file, argv);
     }
-    int saved = errno;
-    if (on)
-        trace_resume();
-    errno = saved;
+    exec_failed(on);
     return r;
 }
 

@@ -50,6 +50,11 @@ static tbuf_t *_Atomic registry;
 static pthread_key_t exit_key;
 static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread tbuf_t *tls_buf __attribute__((tls_model("initial-exec")));
+/* Set once the thread's exit handler ran: frees glibc makes after that
+ * (thread-local buffers of strerror, strsignal, the resolver...) borrow a
+ * buffer for one record and hand it back at once, since nothing would ever
+ * release a buffer taken then. */
+static __thread bool tls_exited __attribute__((tls_model("initial-exec")));
 
 uint64_t trace_now(void)
 {
@@ -138,9 +143,11 @@ static int open_trace(bool quiet)
 /* Write b's records as one chunk. */
 static void flush_buf(tbuf_t *b)
 {
-    if (b->nrec == 0)
-        return;
     pthread_mutex_lock(&file_lock);
+    if (b->nrec == 0) {          /* checked under the lock: exit and thread exit may race */
+        pthread_mutex_unlock(&file_lock);
+        return;
+    }
     if (trace_fd >= 0 && trace_pid != getpid()) {   /* forked child: a file of its own */
         close(trace_fd);
         trace_fd = open_trace(true);
@@ -159,9 +166,9 @@ static void flush_buf(tbuf_t *b)
             atomic_store(&tracing, 0);
         }
     }
-    pthread_mutex_unlock(&file_lock);
     b->nrec = 0;
     b->len = 0;
+    pthread_mutex_unlock(&file_lock);
 }
 
 /* ---- per-thread buffers ------------------------------------------------------- */
@@ -173,14 +180,14 @@ static void on_thread_exit(void *arg)
     flush_buf(b);
     atomic_store(&b->busy, 0);
     tls_buf = NULL;
+    tls_exited = true;
     atomic_store(&b->in_use, 0);
 }
 
-static tbuf_t *buf_get(void)
+/* A free buffer from the registry, or a new one. */
+static tbuf_t *buf_acquire(void)
 {
-    tbuf_t *b = tls_buf;
-    if (likely(b != NULL))
-        return b;
+    tbuf_t *b;
     for (b = atomic_load(&registry); b; b = b->next) {
         int expected = 0;
         if (atomic_compare_exchange_strong(&b->in_use, &expected, 1))
@@ -199,8 +206,18 @@ static tbuf_t *buf_get(void)
     b->tid = (uint32_t)syscall(SYS_gettid);
     b->nrec = 0;
     b->len = 0;
-    tls_buf = b;
-    pthread_setspecific(exit_key, b);
+    return b;
+}
+
+static tbuf_t *buf_get(void)
+{
+    tbuf_t *b = tls_buf;
+    if (likely(b != NULL) || tls_exited)
+        return b;
+    if ((b = buf_acquire()) != NULL) {
+        tls_buf = b;
+        pthread_setspecific(exit_key, b);
+    }
     return b;
 }
 
@@ -210,11 +227,19 @@ static tbuf_t *buf_get(void)
 static void record(uint8_t op, uint64_t t, const char *kinds, const uint64_t *v)
 {
     tbuf_t *b = buf_get();
+    bool late = !b && tls_exited;
+    if (late)
+        b = buf_acquire();
     if (!b)
         return;
-    atomic_store(&b->busy, 1);
+    /* busy already set: a signal handler allocating in the middle of a
+     * record; dropping its record keeps the chunk well-formed. */
+    if (atomic_exchange(&b->busy, 1))
+        return;
     if (!atomic_load(&tracing)) {          /* stopped at exit: pairs with trace_stop */
         atomic_store(&b->busy, 0);
+        if (late)
+            atomic_store(&b->in_use, 0);
         return;
     }
     if (b->len + TRACE_MAX_RECORD > PAYLOAD_CAP)
@@ -238,7 +263,11 @@ static void record(uint8_t op, uint64_t t, const char *kinds, const uint64_t *v)
     }
     b->len = (size_t)(p - (b->chunk + TRACE_CHUNK_SIZE));
     b->nrec++;
+    if (late)
+        flush_buf(b);
     atomic_store(&b->busy, 0);
+    if (late)
+        atomic_store(&b->in_use, 0);
 }
 
 void trace_alloc(int op, size_t size, const void *result)

@@ -1,6 +1,10 @@
 /*
  * The trace reader: index the chunks, then merge the threads' records by
- * time with one cursor per thread and a binary heap of cursors.
+ * time with one cursor per thread and a binary heap of cursors. A thread
+ * joins the heap (and gets a read window) only when the merge reaches its
+ * first chunk, and leaves when its last record is out, so a program that
+ * started a million short-lived threads costs a million small index
+ * entries, not a million windows.
  */
 #define _GNU_SOURCE
 #include "trace_reader.h"
@@ -8,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +25,6 @@ typedef struct {
     uint64_t offset;   /* of the chunk header */
     uint64_t base_ns;
     uint32_t records, payload;
-    uint32_t thread;   /* index into threads[] */
 } chunk_t;
 
 typedef struct {
@@ -32,7 +36,7 @@ typedef struct {
     uint32_t left;               /* records left in the current chunk */
     uint64_t pos, end;           /* file offsets of the payload still unread */
     uint64_t time, addr;         /* running values */
-    uint8_t  buf[WINDOW];
+    uint8_t *buf;                /* WINDOW bytes while in the heap */
     uint32_t blen, boff;
     trace_record_t next;         /* decoded, waiting in the heap */
 } thread_t;
@@ -42,9 +46,13 @@ struct trace_reader {
     trace_info_t info;
     chunk_t *chunks;
     uint32_t nchunks, chunks_cap;
-    thread_t **threads;
-    uint32_t nthreads;
-    thread_t **heap;             /* min-heap on next.time */
+    thread_t *threads;
+    uint32_t nthreads, threads_cap;
+    uint32_t *tid_slots;         /* hash of tid -> thread index + 1 */
+    uint32_t tid_cap;            /* a power of two, at least twice nthreads */
+    uint32_t *order;             /* threads by their first chunk's time */
+    uint32_t pending;            /* order[pending...] have not joined yet */
+    uint32_t *heap;              /* thread indexes, a min-heap on next.time_ns */
     uint32_t nheap;
     int failed;
     char err[256];
@@ -58,7 +66,6 @@ static int fail(trace_reader_t *r, const char *fmt, ...)
     vsnprintf(r->err, sizeof r->err, fmt, ap);
     va_end(ap);
     r->failed = 1;
-    r->nheap = 0;
     return -1;
 }
 
@@ -74,6 +81,20 @@ static int read_at(int fd, void *buf, size_t n, uint64_t off)
         got += (size_t)k;
     }
     return 0;
+}
+
+/* Grows *v (of *cap elements of size sz) to hold one more; false on failure. */
+static bool grow(void *v, uint32_t *cap, uint32_t n, size_t sz, uint32_t first)
+{
+    if (n < *cap)
+        return true;
+    uint32_t c = *cap ? *cap * 2 : first;
+    void *p = realloc(*(void **)v, (size_t)c * sz);
+    if (!p)
+        return false;
+    *(void **)v = p;
+    *cap = c;
+    return true;
 }
 
 /* ---- opening: header and chunk index --------------------------------------- */
@@ -100,23 +121,52 @@ static int read_header(trace_reader_t *r)
     return 0;
 }
 
+static uint32_t tid_hash(uint32_t tid, uint32_t cap)
+{
+    return (uint32_t)(((uint64_t)tid * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1);
+}
+
+static bool tid_rehash(trace_reader_t *r)
+{
+    uint32_t cap = r->tid_cap ? r->tid_cap * 2 : 64;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return false;
+    for (uint32_t i = 0; i < r->nthreads; i++) {
+        uint32_t h = tid_hash(r->threads[i].tid, cap);
+        while (slots[h])
+            h = (h + 1) & (cap - 1);
+        slots[h] = i + 1;
+    }
+    free(r->tid_slots);
+    r->tid_slots = slots;
+    r->tid_cap = cap;
+    return true;
+}
+
 static thread_t *thread_for(trace_reader_t *r, uint32_t tid, uint64_t off)
 {
-    for (uint32_t i = r->nthreads; i-- > 0;)   /* recent threads are likeliest */
-        if (r->threads[i]->tid == tid)
-            return r->threads[i];
+    uint32_t h = r->tid_cap ? tid_hash(tid, r->tid_cap) : 0;
+    for (; r->tid_cap && r->tid_slots[h]; h = (h + 1) & (r->tid_cap - 1))
+        if (r->threads[r->tid_slots[h] - 1].tid == tid)
+            return &r->threads[r->tid_slots[h] - 1];
     if (r->nthreads == TRACE_MAX_THREADS) {
         fail(r, "offset %llu: more than %u threads in one trace", (unsigned long long)off,
              TRACE_MAX_THREADS);
         return NULL;
     }
-    thread_t *t = calloc(1, sizeof *t);
-    if (!t) {
-        fail(r, "out of memory");
+    if (!grow(&r->threads, &r->threads_cap, r->nthreads, sizeof *r->threads, 16) ||
+        (2 * (r->nthreads + 1) > r->tid_cap && !tid_rehash(r))) {
+        fail(r, "out of memory indexing threads");
         return NULL;
     }
+    thread_t *t = &r->threads[r->nthreads++];
+    memset(t, 0, sizeof *t);
     t->tid = tid;
-    r->threads[r->nthreads++] = t;
+    h = tid_hash(tid, r->tid_cap);
+    while (r->tid_slots[h])
+        h = (h + 1) & (r->tid_cap - 1);
+    r->tid_slots[h] = r->nthreads;
     return t;
 }
 
@@ -125,25 +175,13 @@ static int add_chunk(trace_reader_t *r, const chunk_t *c, uint32_t tid)
     if (r->nchunks == TRACE_MAX_CHUNKS)
         return fail(r, "offset %llu: more than %u chunks", (unsigned long long)c->offset,
                     TRACE_MAX_CHUNKS);
-    if (r->nchunks == r->chunks_cap) {
-        uint32_t cap = r->chunks_cap ? r->chunks_cap * 2 : 64;
-        chunk_t *n = realloc(r->chunks, (size_t)cap * sizeof *n);
-        if (!n)
-            return fail(r, "out of memory indexing chunks");
-        r->chunks = n;
-        r->chunks_cap = cap;
-    }
+    if (!grow(&r->chunks, &r->chunks_cap, r->nchunks, sizeof *r->chunks, 64))
+        return fail(r, "out of memory indexing chunks");
     thread_t *t = thread_for(r, tid, c->offset);
     if (!t)
         return -1;
-    if (t->nchunks == t->cap) {
-        uint32_t cap = t->cap ? t->cap * 2 : 16;
-        uint32_t *n = realloc(t->chunks, cap * sizeof *n);
-        if (!n)
-            return fail(r, "out of memory indexing chunks");
-        t->chunks = n;
-        t->cap = cap;
-    }
+    if (!grow(&t->chunks, &t->cap, t->nchunks, sizeof *t->chunks, 4))
+        return fail(r, "out of memory indexing chunks");
     t->chunks[t->nchunks++] = r->nchunks;
     r->chunks[r->nchunks++] = *c;
     return 0;
@@ -178,6 +216,31 @@ static int index_chunks(trace_reader_t *r)
         off += TRACE_CHUNK_SIZE + c.payload;
     }
     r->info.threads = r->nthreads;
+    return 0;
+}
+
+/* Threads in the order they join the merge: by their first chunk's time,
+ * ties in file order. */
+static int by_first_chunk(const void *a, const void *b, void *arg)
+{
+    const trace_reader_t *r = arg;
+    const chunk_t *x = &r->chunks[r->threads[*(const uint32_t *)a].chunks[0]];
+    const chunk_t *y = &r->chunks[r->threads[*(const uint32_t *)b].chunks[0]];
+    if (x->base_ns != y->base_ns)
+        return x->base_ns < y->base_ns ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int order_threads(trace_reader_t *r)
+{
+    r->order = malloc((r->nthreads ? r->nthreads : 1) * sizeof *r->order);
+    r->heap = malloc((r->nthreads < TRACE_MAX_ACTIVE ? r->nthreads + 1 : TRACE_MAX_ACTIVE) *
+                     sizeof *r->heap);
+    if (!r->order || !r->heap)
+        return fail(r, "out of memory");
+    for (uint32_t i = 0; i < r->nthreads; i++)
+        r->order[i] = i;
+    qsort_r(r->order, r->nthreads, sizeof *r->order, by_first_chunk, r);
     return 0;
 }
 
@@ -267,96 +330,154 @@ bad:
 
 /* ---- the heap of cursors ---------------------------------------------------------- */
 
-static int earlier(const thread_t *a, const thread_t *b)
+static int earlier(const trace_reader_t *r, uint32_t x, uint32_t y)
 {
+    const thread_t *a = &r->threads[x], *b = &r->threads[y];
     if (a->next.time_ns != b->next.time_ns)
         return a->next.time_ns < b->next.time_ns;
     return a->chunks[a->at] < b->chunks[b->at];   /* ties: file order */
+}
+
+static void heap_swap(trace_reader_t *r, uint32_t i, uint32_t j)
+{
+    uint32_t tmp = r->heap[i];
+    r->heap[i] = r->heap[j];
+    r->heap[j] = tmp;
 }
 
 static void heap_down(trace_reader_t *r, uint32_t i)
 {
     for (;;) {
         uint32_t l = 2 * i + 1, m = i;
-        if (l < r->nheap && earlier(r->heap[l], r->heap[m]))
+        if (l < r->nheap && earlier(r, r->heap[l], r->heap[m]))
             m = l;
-        if (l + 1 < r->nheap && earlier(r->heap[l + 1], r->heap[m]))
+        if (l + 1 < r->nheap && earlier(r, r->heap[l + 1], r->heap[m]))
             m = l + 1;
         if (m == i)
             return;
-        thread_t *tmp = r->heap[i];
-        r->heap[i] = r->heap[m];
-        r->heap[m] = tmp;
+        heap_swap(r, i, m);
         i = m;
     }
+}
+
+static void heap_up(trace_reader_t *r, uint32_t i)
+{
+    while (i > 0 && earlier(r, r->heap[i], r->heap[(i - 1) / 2])) {
+        heap_swap(r, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void leave(thread_t *t)
+{
+    free(t->buf);
+    t->buf = NULL;
+}
+
+/* The next pending thread starts reading: its first record enters the heap. */
+static int join(trace_reader_t *r, uint32_t i)
+{
+    thread_t *t = &r->threads[i];
+    if (r->nheap == TRACE_MAX_ACTIVE)
+        return fail(r, "offset %llu: more than %u threads active at once",
+                    (unsigned long long)r->chunks[t->chunks[0]].offset, TRACE_MAX_ACTIVE);
+    if (!t->buf && !(t->buf = malloc(WINDOW)))
+        return fail(r, "out of memory");
+    t->at = 0;
+    cursor_enter_chunk(r, t);
+    int k = cursor_advance(r, t);
+    if (k <= 0) {
+        leave(t);
+        return k;
+    }
+    r->heap[r->nheap++] = i;
+    heap_up(r, r->nheap - 1);
+    return 0;
+}
+
+/* Lets in every pending thread whose first chunk starts no later than the
+ * earliest record waiting (its records cannot come earlier than that). */
+static int join_ready(trace_reader_t *r)
+{
+    while (r->pending < r->nthreads) {
+        uint32_t i = r->order[r->pending];
+        const thread_t *t = &r->threads[i];
+        if (r->nheap && r->chunks[t->chunks[0]].base_ns > r->threads[r->heap[0]].next.time_ns)
+            break;
+        r->pending++;
+        if (join(r, i) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 void trace_rewind(trace_reader_t *r)
 {
     if (r->failed)
         return;
-    r->nheap = 0;
-    for (uint32_t i = 0; i < r->nthreads; i++) {
-        thread_t *t = r->threads[i];
-        t->at = 0;
-        cursor_enter_chunk(r, t);
-        int k = cursor_advance(r, t);
-        if (k < 0)
-            return;
-        if (k > 0)
-            r->heap[r->nheap++] = t;
-    }
-    for (uint32_t i = r->nheap / 2; i-- > 0;)
-        heap_down(r, i);
+    while (r->nheap)
+        leave(&r->threads[r->heap[--r->nheap]]);
+    r->pending = 0;
 }
 
 int trace_next(trace_reader_t *r, trace_record_t *rec)
 {
-    if (r->failed)
+    if (r->failed || join_ready(r) != 0)
         return -1;
     if (r->nheap == 0)
         return 0;
-    thread_t *t = r->heap[0];
+    thread_t *t = &r->threads[r->heap[0]];
     *rec = t->next;
     int k = cursor_advance(r, t);
     if (k < 0)
         return -1;
-    if (k == 0)
+    if (k == 0) {
+        leave(t);
         r->heap[0] = r->heap[--r->nheap];
+    }
     heap_down(r, 0);
     return 1;
 }
 
 /* ---- the rest ---------------------------------------------------------------------- */
 
-trace_reader_t *trace_open(const char *path, char *err, size_t errlen)
+trace_reader_t *trace_open_fd(int fd, const char *name, char *err, size_t errlen)
 {
     trace_reader_t *r = calloc(1, sizeof *r);
     if (!r) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "%s: out of memory", name);
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
-    r->threads = calloc(TRACE_MAX_THREADS, sizeof *r->threads);
-    r->heap = calloc(TRACE_MAX_THREADS, sizeof *r->heap);
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    r->fd = fd;
     struct stat st;
-    if (!r->threads || !r->heap) {
-        fail(r, "out of memory");
-    } else if (r->fd < 0 || fstat(r->fd, &st) != 0) {
+    if (fd < 0 || fstat(fd, &st) != 0) {
         fail(r, "%s", strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
         fail(r, "not a regular file");
     } else {
         r->info.file_bytes = (uint64_t)st.st_size;
         if (read_header(r) == 0 && index_chunks(r) == 0)
-            trace_rewind(r);
+            order_threads(r);
     }
     if (r->failed) {
-        snprintf(err, errlen, "%s: %s", path, r->err);
+        snprintf(err, errlen, "%s: %s", name, r->err);
         trace_close(r);
         return NULL;
     }
     return r;
+}
+
+trace_reader_t *trace_open(const char *path, char *err, size_t errlen)
+{
+    /* O_NONBLOCK: a fifo must not hang the open; it is refused right after */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    return trace_open_fd(fd, path, err, errlen);
 }
 
 const char *trace_error(const trace_reader_t *r) { return r->err; }
@@ -367,10 +488,12 @@ void trace_close(trace_reader_t *r)
     if (!r)
         return;
     for (uint32_t i = 0; i < r->nthreads; i++) {
-        free(r->threads[i]->chunks);
-        free(r->threads[i]);
+        free(r->threads[i].chunks);
+        free(r->threads[i].buf);
     }
     free(r->threads);
+    free(r->tid_slots);
+    free(r->order);
     free(r->heap);
     free(r->chunks);
     if (r->fd >= 0)
