@@ -19,3 +19,11 @@ install: install-tools
 install-tools: $(BUILD)/pooltrace
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/pooltrace $(DESTDIR)$(PREFIX)/bin/pooltrace
+
+# Programs the observe suites trace (tests/observe/*.c): plain programs,
+# the shim comes in through LD_PRELOAD.
+OBSERVE_PROGS := $(patsubst tests/observe/%.c,$(BUILD)/tests/observe/%,$(wildcard tests/observe/*.c))
+TEST_BINS += $(OBSERVE_PROGS)
+$(OBSERVE_PROGS): $(BUILD)/tests/observe/%: tests/observe/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD $< $(LDFLAGS) $(LDLIBS) -o $@

@@ -1,6 +1,7 @@
 /*
- * Where a process ends without running destructors: exec (a new image) and
- * _exit (used by shells and by children after fork). Records still buffered
+ * Where a process ends without running destructors: exec (a new image:
+ * execve and every libc variant, since glibc's call its internal execve)
+ * and _exit (used by shells and by children after fork). Records still buffered
  * by the trace writer would be lost, and an exported statistics segment
  * left behind, so write and remove them first. Without tracing or export
  * these are straight pass-throughs. (A crash still loses the unwritten
@@ -12,9 +13,14 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -74,6 +80,70 @@ EXPORT int execvp(const char *file, char *const argv[]) { return call_next("exec
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     return call_next("execvpe", file, argv, envp);
+}
+
+/* execl, execlp and execle take their arguments inline, and glibc's own
+ * call execve internally, past the wrapper above: wrapped here too. */
+enum { MAX_INLINE_ARGS = 4096 };
+
+/* argv[0] = arg0, then the arguments up to the NULL; *envp (if asked) is
+ * the pointer after it. Returns -1 (E2BIG) when they do not fit. */
+static int inline_args(const char *arg0, va_list ap, char **argv, char ***envp)
+{
+    size_t n = 0;
+    argv[n++] = (char *)arg0;
+    while (arg0 && (argv[n] = va_arg(ap, char *)) != NULL)
+        if (++n == MAX_INLINE_ARGS) {
+            errno = E2BIG;
+            return -1;
+        }
+    argv[n] = NULL;
+    if (envp)
+        *envp = va_arg(ap, char **);
+    return 0;
+}
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+    char *argv[MAX_INLINE_ARGS + 1];
+    va_list ap;
+    va_start(ap, arg);
+    int r = inline_args(arg, ap, argv, NULL);
+    va_end(ap);
+    return r ? r : execve(path, argv, environ);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    char *argv[MAX_INLINE_ARGS + 1];
+    va_list ap;
+    va_start(ap, arg);
+    int r = inline_args(arg, ap, argv, NULL);
+    va_end(ap);
+    return r ? r : execvp(file, argv);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+    char *argv[MAX_INLINE_ARGS + 1], **envp;
+    va_list ap;
+    va_start(ap, arg);
+    int r = inline_args(arg, ap, argv, &envp);
+    va_end(ap);
+    return r ? r : execve(path, argv, envp);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    bool on = exec_prepare();
+    long r = syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+    if (r < 0 && errno == ENOSYS) {   /* kernels before 3.19 */
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        r = syscall(SYS_execve, path, argv, envp);
+    }
+    exec_failed(on);
+    return (int)r;
 }
 
 static __attribute__((noreturn)) void exit_now(int status)
