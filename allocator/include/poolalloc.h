@@ -86,6 +86,8 @@ typedef struct {
     uint64_t blocks_free;      /* free blocks in this class's pools */
     uint64_t mallocs;          /* cumulative blocks handed out */
     uint64_t frees;            /* cumulative blocks given back */
+    uint64_t blocks_cached;    /* of blocks_free: held in threads' caches of
+                                  freed blocks, reused first by those threads */
 } pool_class_stats_t;
 
 /* Where every mapped arena byte is. The fields sum to

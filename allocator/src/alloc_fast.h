@@ -1,9 +1,11 @@
 /* The fast paths, inlined into pool_malloc()/pool_free() and into the
  * preload shim's malloc()/free(). Kept deliberately tiny:
  *
- *   malloc: class index, this thread's current pool for the class, pop.
- *   free:   one bit says "ours", mask to the pool, and if this thread owns
- *           the pool, push; otherwise one CAS onto the pool's remote list.
+ *   malloc: class index; pop this thread's cache of freed blocks for the
+ *           class, or else the free list of its current pool.
+ *   free:   one compare says "ours", arithmetic finds the pool's header, and
+ *           if this thread owns the pool, push on the class's cache;
+ *           otherwise one CAS onto the pool's remote list.
  *
  * Everything else (carving, changing pools, arenas, counting large blocks)
  * is behind a call. The per-class counters are plain stores to this
@@ -19,9 +21,15 @@ static inline __attribute__((always_inline)) void *fast_malloc(size_t n)
     if (likely(c < NCLASSES)) {
         heap_t *h = pool_tls_heap;
         heap_class_t *hc = &h->cls[c];
-        pool_t *p = hc->cur;
-        block_t *b = p->free;
+        block_t *b = hc->cache;
         if (likely(b != NULL)) {
+            hc->cache = b->next;
+            owner_add32(&hc->ncache, (uint32_t)-1);
+            owner_add64(&hc->nmalloc, 1);
+            return b;
+        }
+        pool_t *p = hc->cur;
+        if (likely((b = p->free) != NULL)) {
             p->free = b->next;
             owner_add32(&p->used, 1);
             owner_add64(&hc->nmalloc, 1);
@@ -38,10 +46,17 @@ static inline __attribute__((always_inline)) void fast_free(void *ptr)
         pool_t *p = pool_of(ptr);
         heap_t *h = pool_tls_heap;
         if (likely(p->heap == h)) {
+            heap_class_t *hc = &h->cls[p->cls];
             block_t *b = ptr;
-            b->next = p->free;
+            owner_add64(&hc->nfree, 1);
+            if (likely(hc->ncache < CACHE_MAX)) {
+                b->next = hc->cache;
+                hc->cache = b;
+                owner_add32(&hc->ncache, 1);
+                return;
+            }
+            b->next = p->free;          /* cache full: straight to the pool */
             p->free = b;
-            owner_add64(&h->cls[p->cls].nfree, 1);
             if (unlikely(owner_dec32(&p->used) <= p->relink_at))
                 pool_free_slow(h, p);
             return;

@@ -179,6 +179,7 @@ static void add_heap_stats(pool_stats_t *st, heap_t *h)
     for (unsigned c = 0; c < NCLASSES; c++) {
         st->classes[c].mallocs += LOAD_COUNTER(&h->cls[c].nmalloc);
         st->classes[c].frees += LOAD_COUNTER(&h->cls[c].nfree);
+        st->classes[c].blocks_cached += LOAD_COUNTER(&h->cls[c].ncache);
     }
     st->large_allocations += LOAD_COUNTER(&h->large_live);
     st->large_bytes += LOAD_COUNTER(&h->large_live_bytes);

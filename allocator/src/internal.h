@@ -139,12 +139,22 @@ _Static_assert(2 * REMOTE_OFFSET <= POOL_POOL_SIZE, "the headers fit in pool 0")
 #define XFREE_FULL   ((uint64_t)1 << 16)
 #define XFREE_COUNT(x) ((uint32_t)((x) >> 32))
 
-/* What a heap keeps per size class: the fast path touches one cache line. */
+/* What a heap keeps per size class; the fast paths touch this one line.
+ *
+ * `cache` holds blocks this thread freed, newest first, up to CACHE_MAX
+ * (further frees go to their pools): malloc takes from it before the pool,
+ * so a block just freed (still in the CPU's caches) is the next one handed
+ * out, and a free/malloc pair touches no pool header. The blocks still
+ * count as used in their pools; the statistics move them to the free side. */
+#define CACHE_MAX  32u
 typedef struct {
     pool_t  *cur;                       /* head of the class list (or the sentinel) */
-    pool_t  *tail;
+    block_t *cache;
+    uint32_t ncache;                    /* blocks in cache (owner-only counter) */
+    uint32_t unused;
     uint64_t nmalloc, nfree;            /* statistics (owner-only counters) */
-} heap_class_t;
+    pool_t  *tail;
+} __attribute__((aligned(64))) heap_class_t;
 
 struct heap {
     heap_class_t cls[NCLASSES];
@@ -249,6 +259,7 @@ INTERNAL void  pool_init(pool_t *p, heap_t *h, unsigned cls);
 INTERNAL void *pool_malloc_slow(heap_t *h, unsigned cls);
 INTERNAL void *heap_pop(heap_t *h, unsigned cls);   /* a block from h's pools, or NULL */
 INTERNAL void  pool_free_slow(heap_t *h, pool_t *p);
+INTERNAL void  heap_cache_flush(heap_t *h, heap_class_t *hc);
 INTERNAL void  pool_free_remote(pool_t *p, block_t *b);
 INTERNAL void  heap_collect_all(heap_t *h);
 

@@ -225,6 +225,24 @@ void *pool_malloc_slow(heap_t *h, unsigned cls)
     return heap_pop(h, cls);
 }
 
+/* Hand a class's cached blocks back to their pools (a thread giving up its
+ * heap, or a statistics call). Each pool's used count drops only now. */
+void heap_cache_flush(heap_t *h, heap_class_t *hc)
+{
+    block_t *rest = hc->cache;
+    hc->cache = NULL;
+    __atomic_store_n(&hc->ncache, 0, __ATOMIC_RELAXED);
+    while (rest) {
+        block_t *b = rest;
+        rest = b->next;
+        pool_t *p = pool_of(b);
+        b->next = p->free;
+        p->free = b;
+        if (owner_dec32(&p->used) <= p->relink_at)
+            pool_free_slow(h, p);
+    }
+}
+
 /* A local free left p empty, or freed enough of a full (unlisted) pool. */
 void pool_free_slow(heap_t *h, pool_t *p)
 {
@@ -265,6 +283,8 @@ void pool_free_remote(pool_t *p, block_t *b)
  * to its arena. Used when a heap is abandoned or swept. */
 void heap_collect_all(heap_t *h)
 {
+    for (unsigned c = 0; c < NCLASSES; c++)
+        heap_cache_flush(h, &h->cls[c]);
     heap_drain_delayed(h);
     for (unsigned c = 0; c < NCLASSES; c++) {
         pool_t *next;
