@@ -5,7 +5,7 @@ DAEMON_SRC  := $(filter-out daemon/fuzz_%.c,$(wildcard daemon/*.c))
 DAEMON_OBJ  := $(DAEMON_SRC:daemon/%.c=$(BUILD)/obj/daemon/%.o)
 DAEMON_PKGS := libmicrohttpd libcjson libsystemd yaml-0.1 zlib libcrypt
 DAEMON_CFLAGS := $(shell pkg-config --cflags $(DAEMON_PKGS) 2>/dev/null) -Idaemon \
-                 -DPOOLD_VERSION='"$(VERSION)"'
+                 -Iallocator/trace -Iallocator/export -DPOOLD_VERSION='"$(VERSION)"'
 DAEMON_LIBS := $(shell pkg-config --libs $(DAEMON_PKGS) 2>/dev/null || \
                  echo -lmicrohttpd -lcjson -lsystemd -lyaml -lz -lcrypt) -lm
 
@@ -13,8 +13,9 @@ $(BUILD)/obj/daemon/%.o: daemon/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -MMD -c $< -o $@
 
-$(BUILD)/poold: $(DAEMON_OBJ) $(BUILD)/libpoolalloc.a
-	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(BUILD)/libpoolalloc.a $(DAEMON_LIBS) $(LDLIBS)
+$(BUILD)/poold: $(DAEMON_OBJ) $(BUILD)/libpoolreaders.a $(BUILD)/libpoolalloc.a
+	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(BUILD)/libpoolreaders.a $(BUILD)/libpoolalloc.a \
+	      $(DAEMON_LIBS) $(LDLIBS)
 
 all: $(BUILD)/poold
 
@@ -49,7 +50,8 @@ FUZZ_SAN    := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover
 FUZZ_SRC    := $(wildcard daemon/fuzz_*.c)
 FUZZ_BINS   := $(FUZZ_SRC:daemon/%.c=$(FUZZ_BUILD)/%)
 FUZZ_OBJ    := $(filter-out $(FUZZ_BUILD)/obj/main.o,$(DAEMON_SRC:daemon/%.c=$(FUZZ_BUILD)/obj/%.o))
-FUZZ_ALLOC  := $(ALLOC_SRC:allocator/src/%.c=$(FUZZ_BUILD)/obj/alloc/%.o)
+FUZZ_ALLOC  := $(ALLOC_SRC:allocator/src/%.c=$(FUZZ_BUILD)/obj/alloc/%.o) \
+               $(READERS_SRC:allocator/%.c=$(FUZZ_BUILD)/obj/readers/%.o)
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fPIC -pthread $(WARN) -Iallocator/include $(DAEMON_CFLAGS)
 
 $(FUZZ_BUILD)/obj/%.o: daemon/%.c
@@ -58,6 +60,9 @@ $(FUZZ_BUILD)/obj/%.o: daemon/%.c
 $(FUZZ_BUILD)/obj/alloc/%.o: allocator/src/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(ALLOC_CFLAGS) $(FUZZ_SAN) -MMD -c $< -o $@
+$(FUZZ_BUILD)/obj/readers/%.o: allocator/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(READERS_CFLAGS) $(FUZZ_SAN) -MMD -c $< -o $@
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/fuzz_%.o $(FUZZ_OBJ) $(FUZZ_ALLOC)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(DAEMON_LIBS) -pthread
 

@@ -42,8 +42,8 @@ const flag_t flag_table[] = {
       "Log format: logfmt, json or journal (default: journal when stderr is the journal).",
       false, true },
     { "workload", FK_WORKLOAD, OFF(workload), 0, 0, "python",
-      "Workload to run through the allocator: python, steady, fragmenter, burst or idle.",
-      false, true },
+      "Workload to run through the allocator: python, steady, fragmenter, burst, replay "
+      "(a trace, --workload.trace) or idle.", false, true },
     { "workload.threads", FK_UINT, OFF(workload_threads), 1, 64, "2",
       "Number of workload threads.", false, true },
     { "workload.rate", FK_U64, OFF(workload_rate), 0, 1000000000, "50000",
@@ -51,6 +51,19 @@ const flag_t flag_table[] = {
       false, true },
     { "workload.max-bytes", FK_BYTES, OFF(workload_max_bytes), 4096, 1ULL << 40, "64MiB",
       "Hard cap on the bytes the workload holds at once (e.g. 64MiB, 1GiB).", false, true },
+    { "workload.trace", FK_PATH, OFF(workload_trace), 0, 0, "",
+      "Trace to replay with --workload=replay (recorded with POOLMALLOCTRACE=FILE and the "
+      "preload shim); read again at every reload.", false, true },
+    { "workload.speed", FK_FACTOR, OFF(workload_speed), 0, 1000000, "1",
+      "Replay pace: 1 = as recorded, 2 = twice as fast, 0 = as fast as --workload.rate allows.",
+      false, true },
+    { "collector.processes", FK_BOOL, OFF(collector_processes), 0, 0, "false",
+      "Export the allocator statistics of processes running on the preload shim with "
+      "POOLMALLOC_EXPORT (their segments in --collector.processes.dir).", false, true },
+    { "collector.processes.dir", FK_PATH, OFF(collector_dir), 0, 0, "/dev/shm",
+      "Where the processes' statistics segments (poolmalloc.<pid>) are.", false, true },
+    { "collector.processes.max", FK_UINT, OFF(collector_max), 1, 1024, "32",
+      "Most processes exported at once; the others are counted and logged.", false, true },
     { "allocator.purge-delay", FK_PURGE_DELAY, OFF(purge_delay_ms), 0, MS_PER_DAY, "100ms",
       "How long an empty pool stays resident before its pages go back to the kernel; "
       "\"never\" keeps them.", false, true },
@@ -229,6 +242,10 @@ static const char *expectation(const flag_t *f, char *tmp, size_t len)
         snprintf(tmp, len, "expected one of: %s", workload_profile_list());
         return tmp;
     case FK_PATH: return "expected a path";
+    case FK_FACTOR:
+        snprintf(tmp, len, "expected a number from %" PRIu64 " to %" PRIu64 " (e.g. 0.5, 1, 10)",
+                 f->min, f->max);
+        return tmp;
     default: return "unexpected value";
     }
 }
@@ -271,6 +288,15 @@ static int parse_value(options_t *o, const flag_t *f, const char *v, enum opt_so
         if (parse_duration_ms(v, &d) || (uint64_t)d > f->max)
             return -2;
         return *(int64_t *)slot = d, 0;
+    case FK_FACTOR: {
+        char *end;
+        errno = 0;
+        double x = strtod(v, &end);
+        if (!isdigit((unsigned char)*v) || errno || *end || !(x >= (double)f->min) ||
+            !(x <= (double)f->max))
+            return -2;
+        return *(double *)slot = x, 0;
+    }
     case FK_LOG_LEVEL:
         return parse_enum(v, log_levels, 4, slot) == 0 ? 0 : -2;
     case FK_LOG_FORMAT:
@@ -327,6 +353,8 @@ void options_free(options_t *o)
     free(o->telemetry_path);
     free(o->web_config_file);
     free(o->workload);
+    free(o->workload_trace);
+    free(o->collector_dir);
     free(o->config_file);
     memset(o, 0, sizeof *o);
 }
@@ -340,10 +368,13 @@ bool options_copy(options_t *dst, const options_t *src)
 {
     *dst = *src;
     dst->telemetry_path = dst->web_config_file = dst->workload = dst->config_file = NULL;
+    dst->workload_trace = dst->collector_dir = NULL;
     dst->n_listen = 0;
     bool ok = dup_field(&dst->telemetry_path, src->telemetry_path) &&
               dup_field(&dst->web_config_file, src->web_config_file) &&
               dup_field(&dst->workload, src->workload) &&
+              dup_field(&dst->workload_trace, src->workload_trace) &&
+              dup_field(&dst->collector_dir, src->collector_dir) &&
               dup_field(&dst->config_file, src->config_file);
     for (unsigned i = 0; ok && i < src->n_listen; i++, dst->n_listen++)
         ok = dup_field(&dst->listen[i], src->listen[i]);
@@ -386,6 +417,7 @@ void opt_format(const options_t *o, const flag_t *f, char *out, size_t len)
         else
             duration_text(*(const int64_t *)slot, out, len);
         break;
+    case FK_FACTOR: snprintf(out, len, "%g", *(const double *)slot); break;
     case FK_LOG_LEVEL: snprintf(out, len, "%s", log_levels[*(const int *)slot]); break;
     case FK_LOG_FORMAT: snprintf(out, len, "%s", log_formats[*(const int *)slot]); break;
     case FK_ACTION: break;

@@ -10,6 +10,7 @@
 #include "http.h"
 #include "listen.h"
 #include "log.h"
+#include "procs.h"
 #include "sd.h"
 #include "status.h"
 #include "webconfig.h"
@@ -64,7 +65,24 @@ static void log_settings(const options_t *o)
 static workload_config_t workload_config(const options_t *o)
 {
     return (workload_config_t){ o->workload, o->workload_threads, o->workload_rate,
-                                o->workload_max_bytes };
+                                o->workload_max_bytes, o->workload_trace, o->workload_speed };
+}
+
+/* The workload the options ask for can run (a replay's trace reads). */
+static int check_workload(const options_t *o, char *err, size_t errlen)
+{
+    workload_config_t wc = workload_config(o);
+    return workload_check(&wc, err, errlen);
+}
+
+static void configure_collector(const options_t *o)
+{
+    procs_configure(o->collector_processes, o->collector_dir, o->collector_max);
+    if (o->collector_processes) {
+        char max[16];
+        snprintf(max, sizeof max, "%u", o->collector_max);
+        log_info("process collector on", "dir", o->collector_dir, "max", max);
+    }
 }
 
 static int start_workload(const options_t *o)
@@ -221,14 +239,17 @@ static void warn_restart_needed(const options_t *old, const options_t *fresh)
     }
 }
 
+/* A replay starts over at every reload: its trace may have been recorded
+ * again under the same name. */
 static bool workload_changed(const options_t *a, const options_t *b)
 {
     static const char *const names[] = { "workload", "workload.threads", "workload.rate",
-                                         "workload.max-bytes" };
-    for (size_t i = 0; i < 4; i++)
+                                         "workload.max-bytes", "workload.trace",
+                                         "workload.speed" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (opt_differs(a, b, flag_find(names[i], strlen(names[i]))))
             return true;
-    return false;
+    return strcmp(b->workload, "replay") == 0;
 }
 
 /* The configuration a reload would switch to: the file and the flags
@@ -239,6 +260,10 @@ static int build_fresh(const daemon_t *d, options_t *fresh, char *err, size_t er
     webconfig_t wc;
     if (config_build(d->argc, d->argv, fresh, &action, err, errlen) != 0)
         return -1;
+    if (check_workload(fresh, err, errlen) != 0) {
+        options_free(fresh);
+        return -1;
+    }
     if (load_web_config(fresh, &wc, err, errlen) != 0) {
         options_free(fresh);
         return -1;
@@ -262,6 +287,7 @@ static void reload(daemon_t *d)
         log_settings(&fresh);
         http_set_max_requests(fresh.max_requests);
         pool_set_purge_delay_ms(fresh.purge_delay_ms);
+        configure_collector(&fresh);
         if (workload_changed(&d->opts, &fresh)) {
             workload_stop();
             start_workload(&fresh);
@@ -284,11 +310,13 @@ static int run(daemon_t *d, webconfig_t *wc)
     block_signals(&set);
     status_init();
     pool_set_purge_delay_ms(d->opts.purge_delay_ms);
+    configure_collector(&d->opts);
     int rc = start_http(d, wc);
     webconfig_free(wc);
     if (rc != 0 || start_workload(&d->opts) != 0) {
         http_stop();
         auth_shutdown();
+        procs_shutdown();
         return 1;
     }
     d->watchdog_ms = sd_watchdog_usec() / 2000;
@@ -317,6 +345,7 @@ static int run(daemon_t *d, webconfig_t *wc)
     http_stop();
     workload_stop();
     auth_shutdown();
+    procs_shutdown();
     log_info("stopped");
     return 0;
 }
@@ -330,6 +359,11 @@ int main(int argc, char **argv)
     if (config_build(argc, argv, &d.opts, &action, err, sizeof err) != 0) {
         fprintf(stderr, "poold: %s\n", err);
         fprintf(stderr, "Try 'poold --help'.\n");
+        return EXIT_USAGE;
+    }
+    if (action == ACTION_RUN && check_workload(&d.opts, err, sizeof err) != 0) {
+        fprintf(stderr, "poold: %s\n", err);
+        options_free(&d.opts);
         return EXIT_USAGE;
     }
     if (action == ACTION_RUN && load_web_config(&d.opts, &wc, err, sizeof err) != 0) {

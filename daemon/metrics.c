@@ -2,9 +2,11 @@
  * tests: add families, never rename one. */
 #include "metrics.h"
 #include "http_stats.h"
+#include "procs.h"
 #include "procstats.h"
 #include "status.h"
 #include "workload.h"
+#include "workload_replay.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -15,6 +17,8 @@
 typedef struct {
     pool_stats_t     pool;
     workload_stats_t wl;
+    replay_stats_t   replay;
+    procs_view_t     procs;
     proc_stats_t     proc;
     struct timespec  started;
     char             size[POOL_NUM_CLASSES][8];   /* "16" ... "512" */
@@ -57,7 +61,21 @@ static void arenas(expo_t *e, const pool_stats_t *st)
             st->pools_per_arena);
 }
 
-static void byte_breakdown(expo_t *e, const pool_stats_t *st)
+/* ---- samples that exist once per allocator: poold's own, and each process's
+ * (base labels pid and comm) -------------------------------------------------------- */
+
+/* A sample with the base labels plus one (or two) more. */
+static void sample(expo_t *e, const label_t *base, size_t nb, const label_t *more, size_t nm,
+                   uint64_t v)
+{
+    label_t l[6];
+    if (nb)
+        memcpy(l, base, nb * sizeof *l);
+    memcpy(l + nb, more, nm * sizeof *l);
+    expo_u64(e, NULL, l, nb + nm, v);
+}
+
+static void bytes_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
 {
     const pool_bytes_t *b = &st->bytes;
     const struct { const char *kind; uint64_t v; } kinds[] = {
@@ -66,26 +84,62 @@ static void byte_breakdown(expo_t *e, const pool_stats_t *st)
         { "pool_headers", b->pool_headers }, { "quantization", b->quantization },
         { "alignment", b->alignment },       { "returned", b->returned },
     };
-    expo_family(e, "poold_arena_bytes", MT_GAUGE,
-                "Where the mapped arena bytes are; the kinds sum to "
-                "poold_arenas * poold_arena_size_bytes.");
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        expo_u64(e, NULL, &(label_t){ "kind", kinds[i].kind }, 1, kinds[i].v);
+        sample(e, base, nb, &(label_t){ "kind", kinds[i].kind }, 1, kinds[i].v);
+}
 
+static void pools_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
+{
     const struct { const char *state; uint64_t v; } pools[] = {
         { "used", st->pools_used }, { "empty", st->pools_empty },
         { "untouched", st->pools_untouched }, { "returned", st->pools_returned },
     };
-    expo_family(e, "poold_pools", MT_GAUGE,
-                "Pools of blocks in mapped arenas, by state; they sum to "
-                "poold_arenas * poold_pools_per_arena.");
     for (size_t i = 0; i < 4; i++)
-        expo_u64(e, NULL, &(label_t){ "state", pools[i].state }, 1, pools[i].v);
+        sample(e, base, nb, &(label_t){ "state", pools[i].state }, 1, pools[i].v);
+}
 
-    one_f64(e, "poold_fragmentation_ratio", MT_GAUGE,
-            "Bytes in pools serving a size class (allocated + free blocks + pool headers + "
-            "quantization) divided by allocated bytes; 0 when nothing is allocated.",
-            metrics_fragmentation_ratio(st));
+static void blocks_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
+{
+    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++) {
+        char size[8];
+        snprintf(size, sizeof size, "%u", st->classes[c].size);
+        label_t l[2] = { { "size", size }, { "state", "allocated" } };
+        sample(e, base, nb, l, 2, st->classes[c].blocks_allocated);
+        l[1].value = "free";
+        sample(e, base, nb, l, 2, st->classes[c].blocks_free);
+    }
+}
+
+static void ops_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
+{
+    const pool_ops_t *o = &st->ops;
+    const struct { const char *op; uint64_t v; } ops[] = {
+        { "malloc", o->malloc },   { "free", o->free },
+        { "calloc", o->calloc },   { "realloc", o->realloc },
+        { "realloc_inplace", o->realloc_inplace }, { "aligned", o->aligned },
+        { "remote_free", o->remote_free }, { "failed", o->failed },
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        sample(e, base, nb, &(label_t){ "op", ops[i].op }, 1, ops[i].v);
+}
+
+static const char help_bytes[] = "Where the mapped arena bytes are; the kinds sum to "
+                                 "poold_arenas * poold_arena_size_bytes.";
+static const char help_pools[] = "Pools of blocks in mapped arenas, by state; they sum to "
+                                 "poold_arenas * poold_pools_per_arena.";
+static const char help_frag[] = "Bytes in pools serving a size class (allocated + free blocks + "
+                                "pool headers + quantization) divided by allocated bytes; 0 when "
+                                "nothing is allocated.";
+static const char help_blocks[] = "Blocks in the pools of each size class, allocated or free.";
+static const char help_ops[] = "Allocator calls, by operation.";
+
+static void byte_breakdown(expo_t *e, const pool_stats_t *st)
+{
+    expo_family(e, "poold_arena_bytes", MT_GAUGE, help_bytes);
+    bytes_samples(e, st, NULL, 0);
+    expo_family(e, "poold_pools", MT_GAUGE, help_pools);
+    pools_samples(e, st, NULL, 0);
+    one_f64(e, "poold_fragmentation_ratio", MT_GAUGE, help_frag, metrics_fragmentation_ratio(st));
 }
 
 /* Per-class families: one sample per size class, always all of them. */
@@ -110,14 +164,8 @@ static void size_classes(expo_t *e, const scrape_t *s)
             expo_u64(e, NULL, &(label_t){ "size", s->size[c] }, 1, v);
         }
     }
-    expo_family(e, "poold_size_class_blocks", MT_GAUGE,
-                "Blocks in the pools of each size class, allocated or free.");
-    for (unsigned c = 0; c < st->num_classes; c++) {
-        label_t l[2] = { { "size", s->size[c] }, { "state", "allocated" } };
-        expo_u64(e, NULL, l, 2, st->classes[c].blocks_allocated);
-        l[1].value = "free";
-        expo_u64(e, NULL, l, 2, st->classes[c].blocks_free);
-    }
+    expo_family(e, "poold_size_class_blocks", MT_GAUGE, help_blocks);
+    blocks_samples(e, st, NULL, 0);
 }
 
 /* Small requests are counted at their class's block size, large ones at
@@ -156,16 +204,8 @@ static void large_and_ops(expo_t *e, const pool_stats_t *st)
             st->large_bytes);
     one_u64(e, "poold_large_mallocs_total", MT_COUNTER, "Large blocks handed out.",
             st->large_mallocs);
-    const pool_ops_t *o = &st->ops;
-    const struct { const char *op; uint64_t v; } ops[] = {
-        { "malloc", o->malloc },   { "free", o->free },
-        { "calloc", o->calloc },   { "realloc", o->realloc },
-        { "realloc_inplace", o->realloc_inplace }, { "aligned", o->aligned },
-        { "remote_free", o->remote_free }, { "failed", o->failed },
-    };
-    expo_family(e, "poold_operations_total", MT_COUNTER, "Allocator calls, by operation.");
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        expo_u64(e, NULL, &(label_t){ "op", ops[i].op }, 1, ops[i].v);
+    expo_family(e, "poold_operations_total", MT_COUNTER, help_ops);
+    ops_samples(e, st, NULL, 0);
     one_u64(e, "poold_purges_total", MT_COUNTER, "Calls that gave pool pages back (madvise).",
             st->purges);
     one_u64(e, "poold_purged_bytes_total", MT_COUNTER, "Bytes of pool pages given back.",
@@ -192,9 +232,10 @@ static void workload(expo_t *e, const workload_stats_t *w)
     one_u64(e, "poold_workload_rate", MT_GAUGE,
             "Target workload operations per second (0: unlimited).", w->rate);
     expo_family(e, "poold_workload_operations_total", MT_COUNTER,
-                "Workload allocations and frees.");
+                "Workload allocations, frees and reallocs.");
     expo_u64(e, NULL, &(label_t){ "op", "alloc" }, 1, w->allocs);
     expo_u64(e, NULL, &(label_t){ "op", "free" }, 1, w->frees);
+    expo_u64(e, NULL, &(label_t){ "op", "realloc" }, 1, w->reallocs);
     one_u64(e, "poold_workload_alloc_failures_total", MT_COUNTER,
             "Workload allocations refused (live-bytes cap or allocator failure).",
             w->alloc_failures);
@@ -204,6 +245,109 @@ static void workload(expo_t *e, const workload_stats_t *w)
             "Blocks passed to another workload thread to be freed there.", w->handoffs);
     one_u64(e, "poold_workload_starts_total", MT_COUNTER,
             "Times the workload was started (start-up and reloads that changed it).", w->starts);
+}
+
+static void replay(expo_t *e, const replay_stats_t *r)
+{
+    if (r->active) {
+        char pid[16];
+        snprintf(pid, sizeof pid, "%u", r->pid);
+        label_t l[3] = { { "trace", r->trace }, { "comm", r->comm }, { "pid", pid } };
+        expo_family(e, "poold_workload_replay_info", MT_GAUGE,
+                    "The trace being replayed, and the program and pid it was recorded from "
+                    "(value 1; only while --workload=replay runs).");
+        expo_u64(e, NULL, l, 3, 1);
+    }
+    one_u64(e, "poold_workload_replay_trace_records", MT_GAUGE,
+            "Records in one pass of the trace being replayed (0: no replay).",
+            r->active ? r->trace_records : 0);
+    one_f64(e, "poold_workload_replay_trace_duration_seconds", MT_GAUGE,
+            "Recorded duration of one pass of the trace (0: no replay).",
+            r->active ? (double)r->trace_ns / 1e9 : 0);
+    one_f64(e, "poold_workload_replay_speed", MT_GAUGE,
+            "Replay pace factor (1: as recorded; 0: as fast as the rate allows).",
+            r->active ? r->speed : 0);
+    one_u64(e, "poold_workload_replay_loops_total", MT_COUNTER,
+            "Passes over the trace completed, all workload threads together.", r->loops);
+    one_u64(e, "poold_workload_replay_records_total", MT_COUNTER, "Trace records replayed.",
+            r->records);
+    expo_family(e, "poold_workload_replay_anomalies_total", MT_COUNTER,
+                "Trace records that could not be followed as written, by kind.");
+    for (int k = 0; k < TM_ANOMALY_KINDS; k++)
+        expo_u64(e, NULL, &(label_t){ "kind", tm_anomaly_name(k) }, 1, r->anomalies[k]);
+}
+
+/* ---- the process collector ------------------------------------------------------------ */
+
+typedef void (*samples_fn)(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb);
+typedef double (*figure_fn)(const export_snapshot_t *p);
+
+static double p_arenas(const export_snapshot_t *p) { return (double)p->stats.arenas_current; }
+static double p_frag(const export_snapshot_t *p) { return metrics_fragmentation_ratio(&p->stats); }
+static double p_large(const export_snapshot_t *p) { return (double)p->stats.large_allocations; }
+static double p_large_bytes(const export_snapshot_t *p) { return (double)p->stats.large_bytes; }
+static double p_heaps(const export_snapshot_t *p) { return (double)p->stats.heaps; }
+static double p_purged(const export_snapshot_t *p) { return (double)p->stats.purged_bytes; }
+static double p_info(const export_snapshot_t *p) { (void)p; return 1; }
+static double p_updated(const export_snapshot_t *p) { return (double)p->updated_realtime_ns / 1e9; }
+
+static void process_families(expo_t *e, const procs_view_t *v)
+{
+    static const struct { const char *name; metric_type_t t; const char *help; figure_fn f; } one[] = {
+        { "poold_process_info", MT_GAUGE, "A process exporting its allocator statistics (value 1).",
+          p_info },
+        { "poold_process_last_update_timestamp_seconds", MT_GAUGE,
+          "When the process last published its statistics.", p_updated },
+        { "poold_process_arenas", MT_GAUGE, "Arenas the process has mapped.", p_arenas },
+        { "poold_process_fragmentation_ratio", MT_GAUGE,
+          "The process's fragmentation ratio (as poold_fragmentation_ratio).", p_frag },
+        { "poold_process_large_allocations", MT_GAUGE,
+          "The process's live blocks above the small-request threshold.", p_large },
+        { "poold_process_large_bytes", MT_GAUGE, "Usable bytes of the process's live large blocks.",
+          p_large_bytes },
+        { "poold_process_thread_heaps", MT_GAUGE, "The process's thread heaps.", p_heaps },
+        { "poold_process_purged_bytes_total", MT_COUNTER,
+          "Bytes of pool pages the process gave back.", p_purged },
+    };
+    static const struct { const char *name; metric_type_t t; const char *help; samples_fn f; } many[] = {
+        { "poold_process_arena_bytes", MT_GAUGE, help_bytes, bytes_samples },
+        { "poold_process_pools", MT_GAUGE, help_pools, pools_samples },
+        { "poold_process_size_class_blocks", MT_GAUGE, help_blocks, blocks_samples },
+        { "poold_process_operations_total", MT_COUNTER, help_ops, ops_samples },
+    };
+    char pid[16];
+    label_t base[2] = { { "pid", pid }, { "comm", NULL } };
+    for (size_t f = 0; v->n && f < sizeof one / sizeof one[0]; f++) {
+        expo_family(e, one[f].name, one[f].t, one[f].help);
+        for (size_t i = 0; i < v->n; i++) {
+            snprintf(pid, sizeof pid, "%u", v->procs[i].pid);
+            base[1].value = v->procs[i].comm;
+            expo_f64(e, NULL, base, 2, one[f].f(&v->procs[i]));
+        }
+    }
+    for (size_t f = 0; v->n && f < sizeof many / sizeof many[0]; f++) {
+        expo_family(e, many[f].name, many[f].t, many[f].help);
+        for (size_t i = 0; i < v->n; i++) {
+            snprintf(pid, sizeof pid, "%u", v->procs[i].pid);
+            base[1].value = v->procs[i].comm;
+            many[f].f(e, &v->procs[i].stats, base, 2);
+        }
+    }
+}
+
+static void processes(expo_t *e, const procs_view_t *v)
+{
+    if (!v->enabled)
+        return;
+    one_u64(e, "poold_processes", MT_GAUGE,
+            "Processes whose allocator statistics are exported (--collector.processes).", v->n);
+    one_u64(e, "poold_processes_dropped", MT_GAUGE,
+            "Processes found but not exported, over --collector.processes.max.", v->dropped);
+    expo_family(e, "poold_process_segments_skipped_total", MT_COUNTER,
+                "Statistics segments not exported, by reason, counted at every scan.");
+    for (int r = 1; r < PROCS_SKIP_REASONS; r++)
+        expo_u64(e, NULL, &(label_t){ "reason", procs_skip_name(r) }, 1, v->skipped[r]);
+    process_families(e, v);
 }
 
 static void http_and_build(expo_t *e)
@@ -270,6 +414,8 @@ void metrics_render(buf_t *out, expo_format_t format)
     clock_gettime(CLOCK_MONOTONIC, &s->started);
     pool_stats_get(&s->pool);
     workload_read(&s->wl);
+    replay_stats_read(&s->replay);
+    procs_collect(&s->procs);
     proc_stats_read(&s->proc);
     for (unsigned c = 0; c < POOL_NUM_CLASSES; c++)
         snprintf(s->size[c], sizeof s->size[c], "%u", s->pool.classes[c].size);
@@ -282,11 +428,14 @@ void metrics_render(buf_t *out, expo_format_t format)
     size_histogram(&e, &s->pool);
     large_and_ops(&e, &s->pool);
     workload(&e, &s->wl);
+    replay(&e, &s->replay);
+    processes(&e, &s->procs);
     http_and_build(&e);
     process(&e, &s->proc);
     one_f64(&e, "poold_scrape_duration_seconds", MT_GAUGE,
             "Time this scrape took to collect and encode, up to this line.",
             elapsed_since(&s->started));
     expo_finish(&e);
+    procs_view_free(&s->procs);
     free(s);
 }

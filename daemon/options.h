@@ -31,6 +31,12 @@ typedef struct options {
     unsigned workload_threads;
     uint64_t workload_rate;          /* operations per second, 0 = unlimited */
     uint64_t workload_max_bytes;
+    char    *workload_trace;         /* replay: "" = none */
+    double   workload_speed;         /* replay: 0 = as fast as the rate allows */
+    /* the process collector */
+    bool     collector_processes;
+    char    *collector_dir;
+    unsigned collector_max;
     /* allocator */
     int64_t  purge_delay_ms;         /* -1 = never */
     /* testing aids */
@@ -48,14 +54,14 @@ enum opt_source { SRC_DEFAULT = 0, SRC_FILE = 1, SRC_CLI = 2 };
 
 enum flag_kind {
     FK_STRING, FK_LIST, FK_BOOL, FK_UINT, FK_U64, FK_BYTES, FK_DURATION, FK_PURGE_DELAY,
-    FK_LOG_LEVEL, FK_LOG_FORMAT, FK_WORKLOAD, FK_PATH, FK_ACTION
+    FK_LOG_LEVEL, FK_LOG_FORMAT, FK_WORKLOAD, FK_PATH, FK_ACTION, FK_FACTOR
 };
 
 typedef struct flag {
     const char    *name;      /* without the leading -- */
     enum flag_kind kind;
     size_t         offset;    /* into options_t */
-    uint64_t       min, max;  /* FK_UINT, FK_U64, FK_BYTES, FK_DURATION (ms) */
+    uint64_t       min, max;  /* FK_UINT, FK_U64, FK_BYTES, FK_DURATION (ms), FK_FACTOR */
     const char    *defval;    /* NULL: no default */
     const char    *help;
     bool           cli_only;  /* not allowed in the config file */

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double boot_time_seconds(void)
+double proc_boot_time_seconds(void)
 {
     FILE *f = fopen("/proc/stat", "re");
     char line[256];
@@ -31,31 +31,37 @@ static double boot_time_seconds(void)
     return (double)(real.tv_sec - boot.tv_sec) + (double)(real.tv_nsec - boot.tv_nsec) * 1e-9;
 }
 
-/* Fields of /proc/self/stat after the command name, numbered as in proc(5). */
-static bool read_stat(proc_stats_t *out)
+bool proc_stat_fields(const char *path, unsigned long long field[PROC_STAT_FIELDS])
 {
     char data[1024];
-    FILE *f = fopen("/proc/self/stat", "re");
+    FILE *f = fopen(path, "re");
     if (!f)
         return false;
     size_t n = fread(data, 1, sizeof data - 1, f);
     fclose(f);
     data[n] = '\0';
-    char *p = strrchr(data, ')');
+    char *p = strrchr(data, ')'), *save = NULL;
     if (!p)
         return false;
-    unsigned long long field[53] = { 0 };
+    memset(field, 0, PROC_STAT_FIELDS * sizeof *field);
     int i = 3;
-    for (char *tok = strtok(p + 1, " "); tok && i < 53; tok = strtok(NULL, " "), i++)
+    for (char *tok = strtok_r(p + 1, " ", &save); tok && i < PROC_STAT_FIELDS;
+         tok = strtok_r(NULL, " ", &save), i++)
         field[i] = strtoull(tok, NULL, 10);
-    if (i < 25)
+    return i >= 25;
+}
+
+static bool read_stat(proc_stats_t *out)
+{
+    unsigned long long field[PROC_STAT_FIELDS];
+    if (!proc_stat_fields("/proc/self/stat", field))
         return false;
     double tick = (double)sysconf(_SC_CLK_TCK);
     out->cpu_seconds = (double)(field[14] + field[15]) / tick;
     out->threads = field[20];
     out->virtual_bytes = field[23];
     out->resident_bytes = field[24] * (uint64_t)sysconf(_SC_PAGESIZE);
-    out->start_time_seconds = boot_time_seconds() + (double)field[22] / tick;
+    out->start_time_seconds = proc_boot_time_seconds() + (double)field[22] / tick;
     out->have_start = true;
     return true;
 }

@@ -3,9 +3,11 @@
 #include "stats_json.h"
 #include "http_stats.h"
 #include "metrics.h"
+#include "procs.h"
 #include "procstats.h"
 #include "status.h"
 #include "workload.h"
+#include "workload_replay.h"
 
 #include <cjson/cJSON.h>
 #include <poolalloc.h>
@@ -56,10 +58,10 @@ static cJSON *large(const pool_stats_t *st)
     return o;
 }
 
-static cJSON *allocator(const pool_stats_t *st)
+/* Every figure of one snapshot: poold's own, or a process's. */
+static cJSON *allocator_figures(const pool_stats_t *st)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "allocators", pool_allocators_name());
     cJSON_AddItemToObject(o, "geometry",
         OBJECT({ "arena_size", st->arena_size }, { "pool_size", st->pool_size },
                { "pool_header_size", st->pool_header_size },
@@ -95,6 +97,61 @@ static cJSON *allocator(const pool_stats_t *st)
     return o;
 }
 
+static cJSON *allocator(const pool_stats_t *st)
+{
+    cJSON *o = allocator_figures(st);
+    cJSON_AddStringToObject(o, "allocators", pool_allocators_name());
+    return o;
+}
+
+/* The process collector: "processes" (one object per process) and
+ * "process_collector" (counts). */
+static void processes(cJSON *root)
+{
+    procs_view_t v;
+    procs_collect(&v);
+    cJSON *a = cJSON_AddArrayToObject(root, "processes");
+    for (size_t i = 0; a && i < v.n; i++) {
+        const export_snapshot_t *p = &v.procs[i];
+        cJSON *o = OBJECT({ "pid", p->pid }, { "updates", (double)p->updates },
+                          { "interval_ms", (double)p->interval_ms },
+                          { "last_update_timestamp_seconds", (double)p->updated_realtime_ns / 1e9 },
+                          { "export_start_timestamp_seconds", (double)p->start_realtime_ns / 1e9 });
+        cJSON_AddStringToObject(o, "comm", p->comm);
+        cJSON_AddItemToObject(o, "allocator", allocator_figures(&p->stats));
+        cJSON_AddItemToArray(a, o);
+    }
+    cJSON *c = cJSON_AddObjectToObject(root, "process_collector");
+    cJSON_AddBoolToObject(c, "enabled", v.enabled);
+    cJSON_AddNumberToObject(c, "processes", (double)v.n);
+    cJSON_AddNumberToObject(c, "dropped", (double)v.dropped);
+    cJSON *sk = cJSON_AddObjectToObject(c, "skipped");
+    for (int r = 1; sk && r < PROCS_SKIP_REASONS; r++)
+        cJSON_AddNumberToObject(sk, procs_skip_name(r), (double)v.skipped[r]);
+    procs_view_free(&v);
+}
+
+static cJSON *replay(void)
+{
+    replay_stats_t r;
+    replay_stats_read(&r);
+    cJSON *o = OBJECT({ "loops", (double)r.loops }, { "records", (double)r.records });
+    cJSON_AddBoolToObject(o, "active", r.active);
+    if (r.active) {
+        cJSON_AddStringToObject(o, "trace", r.trace);
+        cJSON_AddStringToObject(o, "comm", r.comm);
+        cJSON_AddNumberToObject(o, "pid", r.pid);
+        cJSON_AddNumberToObject(o, "trace_records", (double)r.trace_records);
+        cJSON_AddNumberToObject(o, "trace_threads", (double)r.trace_threads);
+        cJSON_AddNumberToObject(o, "trace_duration_seconds", (double)r.trace_ns / 1e9);
+        cJSON_AddNumberToObject(o, "speed", r.speed);
+    }
+    cJSON *a = cJSON_AddObjectToObject(o, "anomalies");
+    for (int k = 0; a && k < TM_ANOMALY_KINDS; k++)
+        cJSON_AddNumberToObject(a, tm_anomaly_name(k), (double)r.anomalies[k]);
+    return o;
+}
+
 static cJSON *workload(void)
 {
     workload_stats_t w;
@@ -104,12 +161,14 @@ static cJSON *workload(void)
     cJSON *o = OBJECT({ "threads", w.threads }, { "rate", (double)w.rate },
                       { "max_bytes", (double)w.max_bytes }, { "live_bytes", (double)w.live_bytes },
                       { "live_blocks", (double)w.live_blocks }, { "allocations", (double)w.allocs },
-                      { "frees", (double)w.frees }, { "alloc_failures", (double)w.alloc_failures },
+                      { "frees", (double)w.frees }, { "reallocs", (double)w.reallocs },
+                      { "alloc_failures", (double)w.alloc_failures },
                       { "corruptions", (double)w.corruptions }, { "handoffs", (double)w.handoffs },
                       { "starts", (double)w.starts });
     cJSON_AddStringToObject(o, "profile", w.profile);
     cJSON_AddBoolToObject(o, "healthy", healthy);
     cJSON_AddBoolToObject(o, "wedged", w.wedged);
+    cJSON_AddItemToObject(o, "replay", replay());
     return o;
 }
 
@@ -167,6 +226,7 @@ char *stats_json_full(size_t *len)
     cJSON_AddItemToObject(root, "workload", workload());
     cJSON_AddItemToObject(root, "process", process());
     cJSON_AddItemToObject(root, "http", http());
+    processes(root);
     free(st);
     return finish(root, len);
 }

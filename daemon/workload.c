@@ -7,6 +7,7 @@
  * enforces the cap: a cap on a sum needs one place where the sum lives. */
 #define _GNU_SOURCE
 #include "workload_engine.h"
+#include "block_pattern.h"
 #include "log.h"
 
 #include <poolalloc.h>
@@ -33,7 +34,7 @@ struct wl_thread {
     double           tokens, rate, burst;
     struct timespec  last;
     /* counters, written by this thread only */
-    counter_t        allocs, frees, failures, corruptions, handoffs, heartbeat;
+    counter_t        allocs, frees, reallocs, failures, corruptions, handoffs, heartbeat;
     _Atomic int64_t  live_blocks;
     /* blocks other threads handed over, to be freed by this one */
     pthread_mutex_t  inbox_lock;
@@ -54,7 +55,7 @@ struct workload {
 /* Totals of threads that have finished, so counters never go backwards
  * across a reload. Guarded by wl_lock. */
 static struct {
-    uint64_t allocs, frees, failures, corruptions, handoffs, heartbeat;
+    uint64_t allocs, frees, reallocs, failures, corruptions, handoffs, heartbeat;
     int64_t  live_blocks;
 } retired;
 
@@ -77,6 +78,16 @@ const struct wl_profile *workload_profile_find(const char *name)
         if (strcmp((*p)->name, name) == 0)
             return *p;
     return NULL;
+}
+
+int workload_check(const workload_config_t *cfg, char *err, size_t len)
+{
+    const wl_profile *p = workload_profile_find(cfg->profile);
+    if (!p) {
+        snprintf(err, len, "unknown workload \"%s\"", cfg->profile);
+        return -1;
+    }
+    return p->check ? p->check(cfg, err, len) : 0;
 }
 
 static char profile_list[256];
@@ -172,33 +183,32 @@ static bool pace(wl_thread *t, wl_pacing how)
     }
 }
 
+uint64_t wl_now_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+bool wl_wait_until(wl_thread *t, uint64_t deadline_ns)
+{
+    for (;;) {
+        hold_if_wedged(t);
+        BUMP(t->heartbeat);
+        if (wl_stopping(t))
+            return false;
+        uint64_t now = wl_now_ns();
+        if (now + SLEEP_MIN_NS > deadline_ns)
+            return true;
+        uint64_t wait = deadline_ns - now;
+        sleep_ns(wait > SLEEP_SLICE_NS ? SLEEP_SLICE_NS : (long)wait);
+    }
+}
+
 /* ---- block patterns ----------------------------------------------------------------- */
 
-static inline uint64_t pattern_word(uint32_t seed, size_t i)
-{
-    return ((uint64_t)seed * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t)i * 0xD6E8FEB86659FD93ULL);
-}
-
-static void fill(const wl_block *b)
-{
-    size_t words = b->size / 8, i;
-    uint64_t *w = b->p;
-    for (i = 0; i < words; i++)
-        w[i] = pattern_word(b->seed, i);
-    uint64_t tail = pattern_word(b->seed, i);
-    memcpy((char *)b->p + words * 8, &tail, b->size % 8);
-}
-
-static bool intact(const wl_block *b)
-{
-    size_t words = b->size / 8, i;
-    const uint64_t *w = b->p;
-    for (i = 0; i < words; i++)
-        if (w[i] != pattern_word(b->seed, i))
-            return false;
-    uint64_t tail = pattern_word(b->seed, i);
-    return memcmp((const char *)b->p + words * 8, &tail, b->size % 8) == 0;
-}
+static void fill(const wl_block *b) { bp_fill(b->p, 0, b->size, b->seed); }
+static bool intact(const wl_block *b) { return bp_intact(b->p, b->size, b->seed); }
 
 static void report_corruption(wl_thread *t, const wl_block *b)
 {
@@ -232,15 +242,22 @@ static void live_blocks_add(wl_thread *t, int64_t d)
     atomic_store_explicit(&t->live_blocks, READ(t->live_blocks) + d, memory_order_relaxed);
 }
 
-wl_result wl_alloc(wl_thread *t, size_t size, wl_block *out)
+static void uncharge(size_t size)
+{
+    atomic_fetch_sub_explicit(&live_bytes, (int64_t)size, memory_order_relaxed);
+}
+
+/* Paced, charged, filled: an allocation of size bytes (aligned to
+ * `alignment` when it is above the allocator's own 16). */
+static wl_result alloc_block(wl_thread *t, size_t alignment, size_t size, wl_block *out)
 {
     if (!pace(t, WL_PACED))
         return WL_STOPPING;
     void *p = NULL;
-    if (charge(t, size)) {
-        p = pool_obj_malloc(size);
+    if (size <= UINT32_MAX && charge(t, size)) {
+        p = alignment > POOL_ALIGNMENT ? pool_aligned_alloc(alignment, size) : pool_obj_malloc(size);
         if (!p)
-            atomic_fetch_sub_explicit(&live_bytes, (int64_t)size, memory_order_relaxed);
+            uncharge(size);
     }
     if (!p) {
         BUMP(t->failures);
@@ -253,6 +270,48 @@ wl_result wl_alloc(wl_thread *t, size_t size, wl_block *out)
     return WL_OK;
 }
 
+wl_result wl_alloc(wl_thread *t, size_t size, wl_block *out)
+{
+    return alloc_block(t, 0, size, out);
+}
+
+/* pool_aligned_alloc's blocks may be freed through the obj domain only
+ * while it is the plain pool allocator; under the debug hooks or the
+ * system allocator an aligned request is served as a plain one. */
+wl_result wl_alloc_aligned(wl_thread *t, size_t alignment, size_t size, wl_block *out)
+{
+    bool plain_pools = strcmp(pool_allocators_name(), "pymalloc") == 0;
+    return alloc_block(t, plain_pools ? alignment : 0, size, out);
+}
+
+wl_result wl_realloc(wl_thread *t, wl_block *b, size_t size)
+{
+    if (!pace(t, WL_PACED))
+        return WL_STOPPING;
+    if (!intact(b))
+        report_corruption(t, b);
+    size_t old = b->size, kept = old < size ? old : size;
+    void *p = NULL;
+    if (size <= UINT32_MAX && (size <= old || charge(t, size - old))) {
+        p = pool_obj_realloc(b->p, size ? size : 1);   /* realloc(p, 0) would free */
+        if (!p && size > old)
+            uncharge(size - old);
+    }
+    if (!p) {
+        BUMP(t->failures);
+        return WL_FAILED;
+    }
+    if (size < old)
+        uncharge(old - size);
+    b->p = p;
+    b->size = (uint32_t)size;
+    if (!bp_intact(p, kept, b->seed))   /* realloc must keep what fits */
+        report_corruption(t, b);
+    bp_fill(p, kept, size, b->seed);
+    BUMP(t->reallocs);
+    return WL_OK;
+}
+
 void wl_free(wl_thread *t, wl_block *b, wl_pacing how)
 {
     if (!b->p)
@@ -261,7 +320,7 @@ void wl_free(wl_thread *t, wl_block *b, wl_pacing how)
     if (!intact(b))
         report_corruption(t, b);
     pool_obj_free(b->p);
-    atomic_fetch_sub_explicit(&live_bytes, (int64_t)b->size, memory_order_relaxed);
+    uncharge(b->size);
     BUMP(t->frees);
     live_blocks_add(t, -1);
     b->p = NULL;
@@ -364,6 +423,7 @@ static void retire_counters(wl_thread *t)
 {
     retired.allocs += READ(t->allocs);
     retired.frees += READ(t->frees);
+    retired.reallocs += READ(t->reallocs);
     retired.failures += READ(t->failures);
     retired.corruptions += READ(t->corruptions);
     retired.handoffs += READ(t->handoffs);
@@ -385,6 +445,7 @@ static void destroy(struct workload *w, unsigned started)
         free(w->threads[i].state);
     }
     free(w->threads);
+    free((char *)w->cfg.trace);
     free(w);
 }
 
@@ -397,9 +458,12 @@ static struct workload *create(const workload_config_t *cfg, const wl_profile *p
     w->cfg = *cfg;
     snprintf(w->name, sizeof w->name, "%s", p->name);
     w->cfg.profile = w->name;
+    w->cfg.trace = cfg->trace ? strdup(cfg->trace) : NULL;   /* the options may go first */
     w->n = p->step ? cfg->threads : 0;
     w->threads = calloc(w->n ? w->n : 1, sizeof *w->threads);
-    if (!w->threads) {
+    if (!w->threads || (cfg->trace && !w->cfg.trace)) {
+        free(w->threads);
+        free((char *)w->cfg.trace);
         free(w);
         return NULL;
     }
@@ -454,6 +518,7 @@ void workload_read(workload_stats_t *out)
     pthread_mutex_lock(&wl_lock);
     out->allocs = retired.allocs;
     out->frees = retired.frees;
+    out->reallocs = retired.reallocs;
     out->alloc_failures = retired.failures;
     out->corruptions = retired.corruptions;
     out->handoffs = retired.handoffs;
@@ -469,6 +534,7 @@ void workload_read(workload_stats_t *out)
             wl_thread *t = &w->threads[i];
             out->allocs += READ(t->allocs);
             out->frees += READ(t->frees);
+            out->reallocs += READ(t->reallocs);
             out->alloc_failures += READ(t->failures);
             out->corruptions += READ(t->corruptions);
             out->handoffs += READ(t->handoffs);

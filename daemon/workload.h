@@ -6,6 +6,7 @@
 #define POOLD_WORKLOAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct workload_config {
@@ -13,6 +14,8 @@ typedef struct workload_config {
     unsigned    threads;
     uint64_t    rate;        /* operations per second, all threads; 0 = unlimited */
     uint64_t    max_bytes;   /* hard cap on live requested bytes */
+    const char *trace;       /* replay: the trace file */
+    double      speed;       /* replay: pace factor; 0 = as fast as the rate allows */
 } workload_config_t;
 
 typedef struct workload_stats {
@@ -21,7 +24,7 @@ typedef struct workload_stats {
     uint64_t rate, max_bytes;
     int64_t  live_bytes, live_blocks;
     /* cumulative over the life of the process */
-    uint64_t allocs, frees, alloc_failures, corruptions, handoffs, starts;
+    uint64_t allocs, frees, reallocs, alloc_failures, corruptions, handoffs, starts;
     bool     wedged;
 } workload_stats_t;
 
@@ -30,6 +33,9 @@ const struct wl_profile *workload_profile_find(const char *name);
 /* "python, steady, ..." */
 const char *workload_profile_list(void);
 
+/* Whether cfg can run (its profile exists; a replay's trace reads to the
+ * end): 0, or -1 with the reason in err. workload_start does not check. */
+int  workload_check(const workload_config_t *cfg, char *err, size_t len);
 /* Starts the workload; returns 0, or -1 when a thread cannot be created. */
 int  workload_start(const workload_config_t *cfg);
 /* Stops the threads and frees every block they held. */

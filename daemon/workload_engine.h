@@ -30,9 +30,12 @@ typedef struct wl_profile {
     void (*init)(wl_thread *t, void *state);       /* optional */
     void (*step)(wl_thread *t, void *state);
     void (*fini)(wl_thread *t, void *state);       /* release what is held */
+    /* optional: is cfg runnable (e.g. a readable trace)? 0, or -1 and why */
+    int  (*check)(const workload_config_t *cfg, char *err, size_t len);
 } wl_profile;
 
 extern const wl_profile *const wl_profiles[];      /* NULL-terminated */
+extern const wl_profile wl_replay_profile;         /* workload_replay.c */
 
 /* ---- helpers for profiles -------------------------------------------------- */
 
@@ -44,12 +47,22 @@ typedef enum { WL_PACED, WL_DEBT, WL_UNPACED } wl_pacing;
 /* Allocates size bytes (paced), filled with a pattern. WL_FAILED when the cap
  * or the allocator refused (counted). */
 wl_result wl_alloc(wl_thread *t, size_t size, wl_block *out);
+/* The same, aligned to a power of two (served unaligned when the obj
+ * domain is not the plain pool allocator, whose free could not take it). */
+wl_result wl_alloc_aligned(wl_thread *t, size_t alignment, size_t size, wl_block *out);
+/* Resizes b (paced, under the cap), checking the pattern before and what
+ * realloc kept after; on WL_FAILED b is unchanged. */
+wl_result wl_realloc(wl_thread *t, wl_block *b, size_t size);
 /* Checks the pattern, then frees. */
 void      wl_free(wl_thread *t, wl_block *b, wl_pacing how);
 /* Hands the block to another thread, which frees it; frees it here when
  * there is no other thread or its inbox is full. */
 void      wl_give(wl_thread *t, wl_block *b);
 bool      wl_stopping(const wl_thread *t);
+/* Sleeps until the CLOCK_MONOTONIC time deadline_ns (within 2 ms, in short
+ * slices that count as progress for the watchdog); false when stopping. */
+bool      wl_wait_until(wl_thread *t, uint64_t deadline_ns);
+uint64_t  wl_now_ns(void);
 uint64_t  wl_rand(wl_thread *t);
 /* Uniform in [lo, hi]. */
 size_t    wl_rand_range(wl_thread *t, size_t lo, size_t hi);

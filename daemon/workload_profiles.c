@@ -209,16 +209,18 @@ static void burst_step(wl_thread *t, void *state)
 
 /* ---- the table ------------------------------------------------------------------------ */
 
-/* One line per profile: name, summary, state size, init, step, fini. */
+/* One line per profile: name, summary, state size, init, step, fini (and
+ * check); the replay profile lives in workload_replay.c. */
 const wl_profile *const wl_profiles[] = {
     &(const wl_profile){ "python", "CPython-like churn: small objects, most die young, some live long",
-                         sizeof(py_state), NULL, py_step, py_fini },
+                         sizeof(py_state), NULL, py_step, py_fini, NULL },
     &(const wl_profile){ "steady", "a fixed working set of 16-512 byte blocks with random replacement",
-                         sizeof(steady_state), NULL, steady_step, set_fini },
+                         sizeof(steady_state), NULL, steady_step, set_fini, NULL },
     &(const wl_profile){ "fragmenter", "grow, free a random 90%, keep the survivors, move on",
-                         sizeof(frag_state), NULL, frag_step, frag_fini },
+                         sizeof(frag_state), NULL, frag_step, frag_fini, NULL },
     &(const wl_profile){ "burst", "sawtooth: climb to a peak, then release everything at once",
-                         sizeof(burst_state), NULL, burst_step, set_fini },
-    &(const wl_profile){ "idle", "no workload: serve statistics only", 0, NULL, NULL, NULL },
+                         sizeof(burst_state), NULL, burst_step, set_fini, NULL },
+    &wl_replay_profile,
+    &(const wl_profile){ "idle", "no workload: serve statistics only", 0, NULL, NULL, NULL, NULL },
     NULL,
 };

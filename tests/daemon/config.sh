@@ -33,7 +33,7 @@ run_bad "unknown flag" "unknown flag --no-such-flag" --config="$C" --no-such-fla
 run_bad "positional argument" 'unexpected argument "stray"' --config="$C" stray
 run_bad "threads 0" "--workload.threads: invalid value \"0\"" --config="$C" --workload.threads=0
 run_bad "threads abc" "--workload.threads: invalid value \"abc\"" --config="$C" --workload.threads abc
-run_bad "unknown workload" "--workload: invalid value \"nope\": expected one of: python, steady, fragmenter, burst, idle" \
+run_bad "unknown workload" "--workload: invalid value \"nope\": expected one of: python, steady, fragmenter, burst, replay, idle" \
   --config="$C" --workload=nope
 run_bad "bad size" "--workload.max-bytes: invalid value \"12XB\"" --config="$C" --workload.max-bytes=12XB
 run_bad "size below the minimum" "--workload.max-bytes" --config="$C" --workload.max-bytes=100
