@@ -258,16 +258,7 @@ static void *aligned(size_t align, size_t n)
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
-    if (align < sizeof(void *) || (align & (align - 1)))
-        return EINVAL;
-    int saved = errno;
-    void *p = aligned(align, n);
-    if (!p) {
-        errno = saved;
-        return ENOMEM;
-    }
-    *out = p;
-    return 0;
+    return posix_memalign_via(out, align, n, aligned);
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n) { return aligned(align, n); }

@@ -121,18 +121,26 @@ void *pool_aligned_alloc(size_t alignment, size_t size)
     return large_memalign(alignment, size);
 }
 
-int pool_posix_memalign(void **memptr, size_t alignment, size_t size)
+/* posix_memalign's contract on top of an aligned allocator: errors are
+ * returned, not put in errno, and *memptr is left alone on error. */
+int posix_memalign_via(void **memptr, size_t alignment, size_t size,
+                       void *(*aligned)(size_t, size_t))
 {
     if (alignment < sizeof(void *) || (alignment & (alignment - 1)))
         return EINVAL;
     int saved = errno;
-    void *p = pool_aligned_alloc(alignment, size);
+    void *p = aligned(alignment, size);
     if (!p) {
         errno = saved;
         return ENOMEM;
     }
     *memptr = p;
     return 0;
+}
+
+int pool_posix_memalign(void **memptr, size_t alignment, size_t size)
+{
+    return posix_memalign_via(memptr, alignment, size, pool_aligned_alloc);
 }
 
 int pool_owns(const void *ptr) { return arena_map_contains(ptr); }

@@ -315,6 +315,10 @@ static inline void heap_list_unlink(heap_t *h, pool_t *p)
     p->relink_at = 0;
 }
 
+/* ---- alloc.c ------------------------------------------------------------------ */
+INTERNAL int posix_memalign_via(void **memptr, size_t alignment, size_t size,
+                                void *(*aligned)(size_t, size_t));
+
 /* ---- large.c ----------------------------------------------------------------- */
 INTERNAL void  *large_malloc(size_t n);
 INTERNAL void  *large_calloc(size_t n);
