@@ -1,6 +1,7 @@
 # Helpers for the observe suites (source after tests/lib/tap.sh):
 #   $SHIM, $POOLTRACE, $OBS (the traced test programs), $TMP (private,
-#   removed at exit together with every process in TEST_PIDS)
+#   removed at exit together with every process in TEST_PIDS; source
+#   tests/daemon/lib.sh first when poold is needed, its cleanup runs too)
 #   field FILE LABEL      the text after "LABEL: " in a pooltrace report
 #   same_counts A B       the lines summary and replay share are equal
 BUILD=${BUILD:-build}
@@ -8,10 +9,11 @@ SHIM=$(realpath "$BUILD/libpoolmalloc.so" 2>/dev/null || echo "$BUILD/libpoolmal
 POOLTRACE=$BUILD/pooltrace
 OBS=$BUILD/tests/observe
 TMP=$(mktemp -d /tmp/poold-observe.XXXXXX)
-declare -a TEST_PIDS=()
+declare -a TEST_PIDS=("${TEST_PIDS[@]}")
 observe_cleanup() {
   local p
   for p in "${TEST_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  declare -F cleanup >/dev/null && cleanup   # tests/daemon/lib.sh's, when sourced first
   wait 2>/dev/null
   rm -rf "$TMP"
 }
