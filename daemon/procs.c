@@ -111,6 +111,9 @@ static int liveness(const export_snapshot_t *s, uid_t uid, uint64_t now_ns)
 {
     if (!pid_alive(s->pid))
         return PROCS_SKIP_EXITED;
+    uint64_t limit_ms = 3 * s->interval_ms > STALE_MIN_MS ? 3 * s->interval_ms : STALE_MIN_MS;
+    if (now_ns > s->updated_realtime_ns && now_ns - s->updated_realtime_ns > limit_ms * 1000000u)
+        return PROCS_SKIP_STALE;
     uint64_t started = process_start_ns(s->pid);
     if (started && started > s->start_realtime_ns + 2000000000u)
         return PROCS_SKIP_EXITED;       /* the pid was reused since the segment was made */
@@ -119,9 +122,6 @@ static int liveness(const export_snapshot_t *s, uid_t uid, uint64_t now_ns)
     snprintf(path, sizeof path, "/proc/%u", s->pid);
     if (stat(path, &st) == 0 && st.st_uid != uid)
         return PROCS_SKIP_OWNER;
-    uint64_t limit_ms = 3 * s->interval_ms > STALE_MIN_MS ? 3 * s->interval_ms : STALE_MIN_MS;
-    if (now_ns > s->updated_realtime_ns && now_ns - s->updated_realtime_ns > limit_ms * 1000000u)
-        return PROCS_SKIP_STALE;
     return 0;
 }
 
