@@ -8,9 +8,9 @@ the dash-lint suite: edit this file, run it, commit both. Python 3 standard
 library only.
 
 Every PromQL selector is built by sel(), so every query carries the same
-job/instance matchers; a future selector (say a `process` variable for the
-preload shim's per-process metrics) is one more entry in MATCHERS plus one
-more variable in variables().
+job/instance matchers; the per-process metrics of the process collector go
+through psel(), which adds the process selector (the `comm` and `pid`
+variables of the processes dashboard, PROCESS_VARS).
 """
 import json
 import os
@@ -29,6 +29,18 @@ def sel(metric, *extra):
 
 def rate(metric, *extra):
     return "rate(%s[%s])" % (sel(metric, *extra), RATE)
+
+
+PROCESS_MATCHERS = ['comm=~"$comm"', 'pid=~"$pid"']
+
+
+def psel(metric, *extra):
+    """A per-process metric of the selected processes."""
+    return sel(metric, *(PROCESS_MATCHERS + list(extra)))
+
+
+def prate(metric, *extra):
+    return "rate(%s[%s])" % (psel(metric, *extra), RATE)
 
 
 def by_class(expr):
@@ -158,14 +170,17 @@ def heatmap(title, desc, unit, y_unit, targets, w=12, h=10, scheme="Oranges"):
     return panel("heatmap", title, desc, unit, targets, w, h, d, opts)
 
 
-def class_table_transforms(names):
-    """Joins instant table queries on the size class and names their values."""
+def class_table_transforms(names, key="class"):
+    """Joins instant table queries on the size class (or another label) and
+    names their values."""
     rename = {"Value #%s" % chr(ord("A") + i): n for i, n in enumerate(names)}
+    hide = {"Time": True, "class": True, "job": True, "instance": True}
+    if key != "class":
+        del hide["class"]
     return [{"id": "merge", "options": {}},
-            {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "class"}]}},
+            {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": key}]}},
             {"id": "organize", "options": {
-                "excludeByName": {"Time": True, "class": True, "job": True, "instance": True},
-                "indexByName": {}, "renameByName": rename}}]
+                "excludeByName": hide, "indexByName": {}, "renameByName": rename}}]
 
 
 def barchart(title, desc, unit, targets, names, w=24, h=9):
@@ -184,13 +199,13 @@ def barchart(title, desc, unit, targets, names, w=24, h=9):
                  transformations=class_table_transforms(names))
 
 
-def table(title, desc, unit, targets, names, overrides, w=24, h=12):
+def table(title, desc, unit, targets, names, overrides, w=24, h=12, key="class"):
     d = {"color": {"mode": "thresholds"}, "thresholds": GREEN, "mappings": [],
          "custom": {"align": "auto", "cellOptions": {"type": "auto"}, "filterable": False}}
     opts = {"showHeader": True, "cellHeight": "sm",
             "footer": {"show": False, "reducer": ["sum"], "fields": "", "countRows": False}}
     return panel("table", title, desc, unit, targets, w, h, d, opts, overrides,
-                 transformations=class_table_transforms(names))
+                 transformations=class_table_transforms(names, key))
 
 
 # ---- dashboard assembly ----------------------------------------------------
@@ -199,8 +214,9 @@ class Board:
     """Lays panels out left to right on Grafana's 24-column grid, one row
     panel per group, and numbers them."""
 
-    def __init__(self, uid, title, description, tags):
+    def __init__(self, uid, title, description, tags, extra_vars=()):
         self.d = {"uid": uid, "title": title, "description": description, "tags": tags}
+        self.extra_vars = list(extra_vars)
         self.panels = []
         self.x = self.y = self.line_h = 0
 
@@ -242,17 +258,27 @@ class Board:
                         "asDropdown": False, "includeVars": True, "keepTime": True,
                         "icon": "external link", "targetBlank": False, "tooltip": "",
                         "url": ""}],
-             "templating": {"list": variables()},
+             "templating": {"list": variables() + self.extra_vars},
              "panels": self.panels}
         return d
 
 
+def query_var(name, label, query, sort=1):
+    return {"type": "query", "name": name, "label": label, "datasource": DS,
+            "query": query, "definition": query, "refresh": 2, "regex": "",
+            "sort": sort, "multi": True, "includeAll": True, "allValue": ".+",
+            "current": {}, "options": [], "hide": 0, "skipUrlSync": False}
+
+
+# The process selector: a program name, then its pids (3: numerical order).
+PROCESS_VARS = [
+    query_var("comm", "Program", 'label_values(poold_process_info{job=~"$job", instance=~"$instance"}, comm)'),
+    query_var("pid", "Process (pid)",
+              'label_values(poold_process_info{job=~"$job", instance=~"$instance", comm=~"$comm"}, pid)', sort=3),
+]
+
+
 def variables():
-    def query_var(name, label, query):
-        return {"type": "query", "name": name, "label": label, "datasource": DS,
-                "query": query, "definition": query, "refresh": 2, "regex": "",
-                "sort": 1, "multi": True, "includeAll": True, "allValue": ".+",
-                "current": {}, "options": [], "hide": 0, "skipUrlSync": False}
     return [
         {"type": "datasource", "name": "datasource", "label": "Data source",
          "query": "prometheus", "regex": "", "refresh": 1, "multi": False,
@@ -497,6 +523,22 @@ def details():
                    w=8),
     )
 
+    b.row("Trace replay (--workload=replay)")
+    b.add(
+        stat("Trace records per pass", "Records in one pass of the trace being replayed; 0 when the workload is not a replay.",
+             "short", [target(sel("poold_workload_replay_trace_records"), "{{instance}}")], w=4, h=8, graph=False),
+        stat("Replay speed", "The replay's pace factor: 1 as recorded, 2 twice as fast, 0 as fast as the rate allows.",
+             "none", [target(sel("poold_workload_replay_speed"), "{{instance}}")], w=4, h=8, graph=False),
+        timeseries("Replay progress", "Trace records replayed per second, and passes over the trace completed per second (right axis).",
+                   "ops", [target(rate("poold_workload_replay_records_total"), "records/s {{instance}}"),
+                           target(rate("poold_workload_replay_loops_total"), "passes/s {{instance}}")],
+                   w=8, overrides=[override("B", "byFrameRefID", unit="cps",
+                                            custom_axisPlacement="right")]),
+        timeseries("Replay anomalies", "Trace records that could not be followed as written, per second, by kind (frees of unknown addresses, requests too large to replay...).",
+                   "ops", [target("sum by (kind) (%s)" % rate("poold_workload_replay_anomalies_total"), "{{kind}}")],
+                   w=8),
+    )
+
     b.row("Process")
     b.add(
         timeseries("Virtual memory", "Virtual address space of the process; arenas and thread stacks show up here before RSS.",
@@ -509,11 +551,104 @@ def details():
     return b
 
 
+PROCESS_LEGEND = "{{comm}} ({{pid}})"
+P_MAPPED = "sum by (comm, pid) (%s)" % psel("poold_process_arena_bytes")
+P_ALLOCATED = "sum by (comm, pid) (%s)" % psel("poold_process_arena_bytes", 'kind="allocated"')
+P_BLOCKS_ALLOCATED = "sum by (size) (%s)" % psel("poold_process_size_class_blocks", 'state="allocated"')
+P_BLOCKS_FREE = "sum by (size) (%s)" % psel("poold_process_size_class_blocks", 'state="free"')
+
+
+def processes():
+    b = Board("poold-processes", "poold / Processes",
+              "Programs running on the preload shim with POOLMALLOC_EXPORT, as poold's process "
+              "collector (--collector.processes) sees them: memory, fragmentation, size classes "
+              "and activity of the selected processes.",
+              ["poold", "allocator"], PROCESS_VARS)
+
+    b.row("Processes")
+    b.add(
+        stat("Processes exported", "Processes whose statistics poold exports now (at most --collector.processes.max).",
+             "short", [target(sel("poold_processes"), "{{instance}}")], w=4, h=4, graph=False),
+        stat("Processes dropped", "Processes found but not exported because of --collector.processes.max; poold's log names them.",
+             "short", [target(sel("poold_processes_dropped"), "{{instance}}")], w=4, h=4,
+             steps=thresholds("green", ("orange", 1)), graph=False),
+        timeseries("Segments skipped", "Statistics segments poold refused per second, by reason: exited or stale processes, and malformed or hostile files.",
+                   "cps", [target("sum by (reason) (%s)" % rate("poold_process_segments_skipped_total"), "{{reason}}")],
+                   w=16, h=4, legend_calcs=("lastNotNull",)),
+    )
+    b.add(
+        table("Processes now", "One line per selected process: arenas, mapped and allocated bytes, fragmentation ratio, large blocks, mallocs per second and seconds since it last published.",
+              "short", [target("sum by (comm, pid) (%s)" % psel("poold_process_arenas"), "", True, "table"),
+                        target(P_MAPPED, "", True, "table"),
+                        target(P_ALLOCATED, "", True, "table"),
+                        target("sum by (comm, pid) (%s)" % psel("poold_process_fragmentation_ratio"), "", True, "table"),
+                        target("sum by (comm, pid) (%s)" % psel("poold_process_large_bytes"), "", True, "table"),
+                        target("sum by (comm, pid) (%s)" % prate("poold_process_operations_total", 'op="malloc"'), "", True, "table"),
+                        target("time() - max by (comm, pid) (%s)" % psel("poold_process_last_update_timestamp_seconds"), "", True, "table")],
+              ["arenas", "mapped", "allocated", "fragmentation", "large blocks", "mallocs/s", "age"],
+              [override("mapped", unit="bytes"), override("allocated", unit="bytes"),
+               override("large blocks", unit="bytes"), override("mallocs/s", unit="ops"),
+               override("age", unit="s"), override("fragmentation", unit="none", decimals=2,
+                                                    custom_cellOptions={"type": "color-text"},
+                                                    thresholds=FRAG_STEPS)],
+              h=8, key="pid"),
+    )
+
+    b.row("Memory of the selected processes")
+    b.add(
+        timeseries("Mapped vs allocated per process", "Each process's mapped arena bytes and the bytes it really holds in small blocks; the gap is memory its allocator keeps but does not use.",
+                   "bytes", [target(P_MAPPED, "mapped " + PROCESS_LEGEND),
+                             target(P_ALLOCATED, "allocated " + PROCESS_LEGEND)]),
+        timeseries("Where the arena bytes go", "The selected processes' arena bytes by kind, stacked; the top is their mapped total.",
+                   "bytes", [target("sum by (kind) (%s)" % psel("poold_process_arena_bytes"), "{{kind}}")],
+                   stack=True, overrides=[color(k, c) for k, c in KIND_COLORS]),
+        timeseries("Fragmentation ratio per process", "Bytes in pools serving a size class per allocated byte, per process; 1.0 is perfect.",
+                   "none", [target(psel("poold_process_fragmentation_ratio"), PROCESS_LEGEND)],
+                   decimals=2, steps=FRAG_STEPS, threshold_lines=True),
+        timeseries("Large blocks per process", "Bytes in live blocks above 512 B (the system allocator's), per process.",
+                   "bytes", [target(psel("poold_process_large_bytes"), PROCESS_LEGEND)]),
+    )
+
+    b.row("Size classes of the selected processes")
+    b.add(
+        barchart("Blocks allocated vs free per size class", "For each block size, blocks in use and free blocks inside the selected processes' pools.",
+                 "short", [target(by_class(P_BLOCKS_ALLOCATED), "", True, "table"),
+                           target(by_class(P_BLOCKS_FREE), "", True, "table")],
+                 ["allocated", "free"]),
+        heatmap("Free blocks per size class over time", "Free blocks in each class's pools of the selected processes (rows: block size in bytes).",
+                "short", "bytes", [target(by_class(P_BLOCKS_FREE), "{{size}}")]),
+        timeseries("Pools by state", "The selected processes' pools by state, stacked: used, empty (resident), untouched, returned.",
+                   "short", [target("sum by (state) (%s)" % psel("poold_process_pools"), "{{state}}")],
+                   stack=True, decimals=0),
+    )
+
+    b.row("Activity")
+    b.add(
+        timeseries("Allocator operations", "Calls per second by operation, all selected processes together.",
+                   "ops", [target("sum by (op) (%s)" % prate("poold_process_operations_total"), "{{op}}")],
+                   w=8, overrides=[color("failed", "red")]),
+        timeseries("Mallocs per process", "Blocks handed out per second, per process.",
+                   "ops", [target("sum by (comm, pid) (%s)" % prate("poold_process_operations_total", 'op="malloc"'), PROCESS_LEGEND)],
+                   w=8),
+        timeseries("Seconds since the last update", "How long ago each process published its statistics; beyond 3 intervals (5 s at least) poold drops it as stale.",
+                   "s", [target("time() - %s" % psel("poold_process_last_update_timestamp_seconds"), PROCESS_LEGEND)],
+                   w=8),
+        timeseries("Thread heaps per process", "Per-thread heaps of each process.",
+                   "short", [target(psel("poold_process_thread_heaps"), PROCESS_LEGEND)], w=8, decimals=0),
+        timeseries("Memory given back per process", "Bytes per second each process returned to the kernel by purging empty pools.",
+                   "Bps", [target(prate("poold_process_purged_bytes_total"), PROCESS_LEGEND)], w=8),
+        timeseries("Arenas per process", "Arenas each process has mapped (1 MiB each).",
+                   "short", [target(psel("poold_process_arenas"), PROCESS_LEGEND)], w=8, decimals=0),
+    )
+    return b
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "grafana")
     os.makedirs(out, exist_ok=True)
-    for name, board in (("poold-overview.json", overview()), ("poold-details.json", details())):
+    for name, board in (("poold-overview.json", overview()), ("poold-details.json", details()),
+                        ("poold-processes.json", processes())):
         with open(os.path.join(out, name), "w") as f:
             json.dump(board.json(), f, indent=2, ensure_ascii=False)
             f.write("\n")

@@ -20,6 +20,11 @@ KINDS = {"allocated", "free_blocks", "empty_pools", "untouched", "pool_headers",
 OPS = {"malloc", "free", "calloc", "realloc", "realloc_inplace", "aligned",
        "remote_free", "failed"}
 
+REPLAY_ANOMALIES = {"free_unknown", "realloc_unknown", "address_live", "too_large", "too_many_live"}
+SKIP_REASONS = {"open", "not_regular", "size", "unstable", "magic", "version", "pid", "not_ready",
+                "inconsistent", "stale", "exited", "owner", "bad_name", "over_max", "scan_limit"}
+PROCESS = {"pid": None, "comm": None}   # the labels of every per-process metric
+
 CONTRACT = {
     "poold_arenas": {}, "poold_arenas_allocated_total": {}, "poold_arenas_released_total": {},
     "poold_arenas_highwater": {}, "poold_arena_size_bytes": {}, "poold_pool_size_bytes": {},
@@ -37,10 +42,25 @@ CONTRACT = {
     "poold_allocation_size_bytes_sum": {}, "poold_allocation_size_bytes_count": {},
     "poold_purges_total": {}, "poold_purged_bytes_total": {}, "poold_purge_delay_seconds": {},
     "poold_thread_heaps": {}, "poold_thread_heaps_abandoned": {},
-    "poold_workload_info": {"workload": {"python", "steady", "fragmenter", "burst", "idle"}},
+    "poold_workload_info": {"workload": {"python", "steady", "fragmenter", "burst", "replay", "idle"}},
     "poold_workload_threads": {}, "poold_workload_live_bytes": {},
     "poold_workload_live_blocks": {}, "poold_workload_max_bytes": {},
-    "poold_workload_operations_total": {"op": {"alloc", "free"}},
+    "poold_workload_operations_total": {"op": {"alloc", "free", "realloc"}},
+    "poold_workload_replay_info": {"trace": None, "comm": None, "pid": None},
+    "poold_workload_replay_trace_records": {}, "poold_workload_replay_trace_duration_seconds": {},
+    "poold_workload_replay_speed": {}, "poold_workload_replay_loops_total": {},
+    "poold_workload_replay_records_total": {},
+    "poold_workload_replay_anomalies_total": {"kind": REPLAY_ANOMALIES},
+    "poold_processes": {}, "poold_processes_dropped": {},
+    "poold_process_segments_skipped_total": {"reason": SKIP_REASONS},
+    "poold_process_info": PROCESS, "poold_process_last_update_timestamp_seconds": PROCESS,
+    "poold_process_arenas": PROCESS, "poold_process_fragmentation_ratio": PROCESS,
+    "poold_process_large_allocations": PROCESS, "poold_process_large_bytes": PROCESS,
+    "poold_process_thread_heaps": PROCESS, "poold_process_purged_bytes_total": PROCESS,
+    "poold_process_arena_bytes": dict(PROCESS, kind=KINDS),
+    "poold_process_pools": dict(PROCESS, state={"used", "empty", "untouched", "returned"}),
+    "poold_process_size_class_blocks": dict(PROCESS, size=SIZES, state={"allocated", "free"}),
+    "poold_process_operations_total": dict(PROCESS, op=OPS),
     "poold_workload_alloc_failures_total": {}, "poold_workload_corruptions_total": {},
     "poold_http_requests_total": {"code": None}, "poold_http_requests_in_flight": {},
     "poold_scrape_duration_seconds": {}, "poold_build_info": {"version": None},

@@ -2,7 +2,9 @@
 # dash-e2e: poold (fragmenting workload) and a real Prometheus, both on free
 # loopback ports with temporary storage; Prometheus scrapes poold every second
 # with the shipped job and rules; then every panel query of every dashboard and
-# every alert rule runs through Prometheus's HTTP API (e2e_queries.py).
+# every alert rule runs through Prometheus's HTTP API (e2e_queries.py). For the
+# processes dashboard, a python3 on the preload shim publishes its statistics
+# (POOLMALLOC_EXPORT) into a private directory poold's process collector reads.
 cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
 BUILD=${BUILD:-build}
@@ -45,17 +47,45 @@ if [[ ! -x $prometheus ]]; then
   done_testing; exit
 fi
 
+# ---- a process on the shim, for the process collector ------------------------
+shim=$(realpath "$BUILD/libpoolmalloc.so" 2>/dev/null)
+mkdir -p "$tmp/shm"
+exporter=
+if [[ -n $shim ]] && ! ldd "$shim" | grep -Eq 'lib(asan|tsan|ubsan)' && [[ -x /usr/bin/python3 ]]; then
+  PYTHONMALLOC=malloc POOLMALLOC_EXPORT=$tmp/shm POOLMALLOC_EXPORT_INTERVAL=500 LD_PRELOAD=$shim \
+    /usr/bin/python3 -c '
+import time
+x, y = [], {}
+for i in range(100000):
+    x.append(str(i) * (i % 40))
+    if i % 1000 == 0:
+        y = {j: [j] for j in range(i % 5000)}
+        time.sleep(0.05)
+time.sleep(3600)' &
+  exporter=$!
+fi
+
 # ---- poold ------------------------------------------------------------------
 # A port found free can be taken before poold binds it: try a few.
 served=1
 for attempt in 1 2 3; do
   pport=$(free_port)
   "$POOLD" --web.listen-address="127.0.0.1:$pport" --workload=fragmenter \
-    --workload.threads=2 --workload.max-bytes=$((64 << 20)) >"$tmp/poold.log" 2>&1 &
-  pids=($!)
+    --workload.threads=2 --workload.max-bytes=$((64 << 20)) \
+    --collector.processes --collector.processes.dir="$tmp/shm" >"$tmp/poold.log" 2>&1 &
+  pids=($! $exporter)
   wait_http "http://127.0.0.1:$pport/metrics" 20 "${pids[0]}" && { served=0; break; }
   kill "${pids[0]}" 2>/dev/null; wait "${pids[0]}" 2>/dev/null
 done
+pids=("${pids[0]}")
+[[ -n $exporter ]] && pids+=("$exporter")
+if [[ -n $exporter ]] && wait_http "http://127.0.0.1:$pport/metrics" 1 "${pids[0]}" &&
+   for i in $(seq 1 50); do curl -s "http://127.0.0.1:$pport/metrics" | grep -q "^poold_process_info{pid=\"$exporter\"" && break; sleep 0.2; done; then
+  curl -s "http://127.0.0.1:$pport/metrics" | grep -q "^poold_process_info{pid=\"$exporter\""
+  ok $? "poold exports python3 ($exporter), running on the shim with POOLMALLOC_EXPORT"
+else
+  skip "a process on the shim for the processes dashboard" "the shim is missing or built with a sanitizer, or no /usr/bin/python3"
+fi
 ok $served "poold serves /metrics on 127.0.0.1:$pport (--workload=fragmenter)"
 if [[ $served -ne 0 ]]; then
   tail -20 "$tmp/poold.log" | sed 's/^/#   /'
@@ -86,7 +116,7 @@ check "the generated Prometheus config passes promtool" promtool check config "$
 "$prometheus" --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/data" \
   --web.listen-address="127.0.0.1:$qport" --log.level=warn >"$tmp/prometheus.log" 2>&1 &
 pids+=($!)
-wait_http "http://127.0.0.1:$qport/-/ready" 60 "${pids[1]}"
+wait_http "http://127.0.0.1:$qport/-/ready" 60 "${pids[-1]}"
 if ! ok $? "Prometheus is ready on 127.0.0.1:$qport"; then
   tail -20 "$tmp/prometheus.log" | sed 's/^/#   /'
   done_testing; exit
@@ -94,7 +124,7 @@ fi
 
 # ---- every panel query and every rule ---------------------------------------
 python3 tests/dashboards/e2e_queries.py "http://127.0.0.1:$qport" \
-  "http://127.0.0.1:$pport" "$job" "127.0.0.1:$pport" >"$tmp/queries.out" 2>&1
+  "http://127.0.0.1:$pport" "$job" "127.0.0.1:$pport" ${exporter:+python3 "$exporter"} >"$tmp/queries.out" 2>&1
 status=$?
 while IFS=$'\t' read -r verdict what details; do
   case "$verdict" in

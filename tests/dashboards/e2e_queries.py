@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """The querying half of dash-e2e (e2e.sh starts poold and Prometheus).
 
-    e2e_queries.py PROMETHEUS_URL POOLD_URL JOB INSTANCE
+    e2e_queries.py PROMETHEUS_URL POOLD_URL JOB INSTANCE [COMM PID]
 
 Waits for enough scrapes, then runs every query of every panel of every
 dashboard through Prometheus's HTTP API with the variables filled in the way
-Grafana fills them, and every alert rule. Prints "PASS|FAIL<TAB>what<TAB>
+Grafana fills them (the process selector: the process COMM PID that poold's
+collector exports; without it the processes dashboard is skipped), and every
+alert rule. Prints "PASS|FAIL<TAB>what<TAB>
 details" lines (and "# ..." notes) for e2e.sh to turn into TAP."""
 import json
 import math
@@ -103,6 +105,17 @@ def wait_for_data(prom, job, instance, deadline):
     return False, "scrapes seen: %s, up: %s" % (n, prom.scalar(sel))
 
 
+def check_process_variables(prom, job, instance, comm, pid):
+    base = 'poold_process_info{job=~"%s", instance=~"%s"' % (grafana_regex_escape(job),
+                                                             grafana_regex_escape(instance))
+    r = prom.get("/api/v1/label/comm/values", **{"match[]": base + "}"})
+    report(comm in r.get("data", []), "variable comm: label_values(poold_process_info{...}, comm) offers %s" % comm,
+           [str(r.get("data", r.get("error")))])
+    r = prom.get("/api/v1/label/pid/values", **{"match[]": base + ', comm=~"%s"}' % grafana_regex_escape(comm)})
+    report(pid in r.get("data", []), "variable pid: label_values(poold_process_info{..., comm=~\"$comm\"}, pid) offers %s" % pid,
+           [str(r.get("data", r.get("error")))])
+
+
 def check_variables(prom, job, instance):
     r = prom.get("/api/v1/label/job/values", **{"match[]": "poold_build_info"})
     report(job in r.get("data", []), "variable job: label_values(poold_build_info, job) offers %s" % job,
@@ -114,14 +127,20 @@ def check_variables(prom, job, instance):
            [str(r.get("data", r.get("error")))])
 
 
-def check_panels(prom, job, instance):
+def check_panels(prom, job, instance, process):
     chosen = {"job": grafana_regex_escape(job), "instance": grafana_regex_escape(instance),
               "__rate_interval": RATE_INTERVAL, "__interval": "1s", "__range": "1m"}
-    everything = dict(chosen, job=".+", instance=".+")
+    if process:
+        chosen.update(comm=grafana_regex_escape(process[0]), pid=grafana_regex_escape(process[1]))
+    everything = dict(chosen, job=".+", instance=".+", comm=".+", pid=".+")
     now = time.time()
     total = 0
     for path in dashlib.dashboard_files():
         dash = dashlib.load(path)
+        names = {v.get("name") for v in dash.get("templating", {}).get("list", [])}
+        if "pid" in names and not process:
+            note("%s skipped: no process exports its statistics" % dash["uid"])
+            continue
         for panel, t in dashlib.queries(dash):
             total += 1
             what = "%s / %s / %s" % (dash["uid"], panel["title"], t["refId"])
@@ -201,13 +220,16 @@ def check_contract(poold_url):
 
 def main():
     prom_url, poold_url, job, instance = sys.argv[1:5]
+    process = tuple(sys.argv[5:7]) if len(sys.argv) >= 7 else None
     prom = Prom(prom_url)
     ok, why = wait_for_data(prom, job, instance, time.time() + 90)
     if not report(ok, "Prometheus scraped poold for %d s" % SCRAPES_WANTED, [why]):
         return
     check_rules(prom, time.time() + 30)
     check_variables(prom, job, instance)
-    check_panels(prom, job, instance)
+    if process:
+        check_process_variables(prom, job, instance, *process)
+    check_panels(prom, job, instance, process)
     check_class_order(prom, job, instance)
     check_breakdown(prom, job, instance)
     check_contract(poold_url)

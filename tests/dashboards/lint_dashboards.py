@@ -61,6 +61,38 @@ def lint_variables(dash):
     return out
 
 
+def lint_process_selector(dash):
+    """A dashboard with per-process metrics has the process selector (the
+    comm and pid variables), and every per-process selector honours it."""
+    out, uses = [], False
+    vs = {v.get("name"): v for v in dash.get("templating", {}).get("list", [])}
+    for p, t in dashlib.queries(dash):
+        try:
+            parsed = dashlib.parse(t.get("expr", ""))
+        except dashlib.PromQLError:
+            continue
+        for name, matchers in parsed.selectors:
+            if "pid" not in dashlib.CONTRACT.get(dashlib.selector_name(name, matchers) or "", {}):
+                continue
+            uses = True
+            present = set(matchers)
+            for var in ("comm", "pid"):
+                if (var, "=~", "$" + var) not in present:
+                    out.append(("target-process", 'panel %s %r %s: %s lacks %s=~"$%s"' % (
+                        p.get("id"), p.get("title"), t.get("refId"), name, var, var)))
+    for name, needs in (("comm", None), ("pid", "$comm")):
+        v = vs.get(name)
+        if not uses:
+            break
+        query = (v or {}).get("query") or ""
+        if not v or not query.startswith("label_values(poold_process_info{") or \
+                not query.endswith(", %s)" % name) or (needs and needs not in query) or \
+                not v.get("multi") or v.get("allValue") != ".+":
+            out.append(("var-process", "no %s variable over poold_process_info%s" % (
+                name, " filtered on " + needs if needs else "")))
+    return out
+
+
 def lint_target(where, t):
     out = []
     if t.get("datasource") != DS_REF:
@@ -122,6 +154,7 @@ def lint_dashboard(dash):
     if not 36 <= int(dash.get("schemaVersion", 0)) <= 42:
         out.append(("schema", "schemaVersion %s is not 36..42" % dash.get("schemaVersion")))
     out += lint_variables(dash)
+    out += lint_process_selector(dash)
     out += lint_grid(dash)
     ids, titles = set(), set()
     for p in dashlib.panels(dash):
@@ -229,6 +262,17 @@ MUTATIONS = [
                                             if v["name"] != "datasource"])),
     ("schema", "an ancient schemaVersion", lambda d: d.update(schemaVersion=16)),
 ]
+# Broken copies of the processes dashboard.
+PROCESS_MUTATIONS = [
+    ("target-process", "a per-process query that ignores the process selector",
+     lambda d: retarget(next(p for p in dashlib.panels(d) if 'pid=~"$pid"' in str(p.get("targets"))),
+                        'comm=~"$comm", pid=~"$pid", ', "")),
+    ("var-process", "no pid variable",
+     lambda d: d["templating"].update(list=[v for v in d["templating"]["list"] if v["name"] != "pid"])),
+    ("var-process", "a pid variable that ignores $comm",
+     lambda d: next(v for v in d["templating"]["list"] if v["name"] == "pid").update(
+         query='label_values(poold_process_info{job=~"$job", instance=~"$instance"}, pid)')),
+]
 
 
 def main():
@@ -257,6 +301,14 @@ def main():
         base = dict(loaded)["poold-overview.json"] if "poold-overview.json" in dict(loaded) else loaded[0][1]
         for rule, what, mutate in MUTATIONS:
             d = copy.deepcopy(base)
+            mutate(d)
+            rules = {r for r, _ in lint_dashboard(d)}
+            tap.ok(rule in rules, "the linter catches %s (%s)" % (what, rule),
+                   ["rules reported: %s" % sorted(rules)])
+        procs = dict(loaded).get("poold-processes.json")
+        tap.ok(procs is not None, "poold-processes.json is there (the process selector's dashboard)")
+        for rule, what, mutate in PROCESS_MUTATIONS if procs else []:
+            d = copy.deepcopy(procs)
             mutate(d)
             rules = {r for r, _ in lint_dashboard(d)}
             tap.ok(rule in rules, "the linter catches %s (%s)" % (what, rule),
