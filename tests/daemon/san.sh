@@ -2,7 +2,8 @@
 # daemon-asan / daemon-tsan: poold built with a sanitizer (build/asan or
 # build/tsan, as `make asan` / `make tsan` build them) through a smoke run:
 # every endpoint, both formats, gzip, refusals, reloads that change the
-# workload, TLS with basic auth, then SIGTERM. It must exit 0 with no
+# workload, a trace replay with the process collector, TLS with basic auth,
+# then SIGTERM. It must exit 0 with no
 # sanitizer report (ASan also checks for leaks at exit).
 #   tests/daemon/san.sh address,undefined | thread
 cd "$(dirname "$0")/../.."
@@ -53,6 +54,30 @@ done
 stop_poold; status=$?
 ok $([[ $status -eq 0 ]]; echo $?) "SIGTERM: exit status 0 ($status)"
 sanitizer_clean "$POOLD_LOG"; ok $? "no sanitizer report ($SAN_KIND; ASan checks leaks at exit)" || report "$POOLD_LOG"
+
+# ---- trace replay and the process collector ------------------------------------------------
+# A real trace (threads with cross-thread frees), replayed by two threads; a
+# real segment made to look like this shell's, and a hostile one, read by the
+# collector while scrapes run concurrently.
+mkdir -p "$TEST_TMP/shm"
+python3 tests/observe/mksegment.py tests/observe/fuzz-corpus/segment/python3 "$TEST_TMP/shm/poolmalloc.$$" \
+  pid=$$ start=now updated=now+600
+head -c 2504 /dev/urandom >"$TEST_TMP/shm/poolmalloc.999999"
+start_poold --workload=replay --workload.trace=tests/observe/fuzz-corpus/trace/threads --workload.threads=2 \
+  --workload.rate=0 --workload.speed=0 --collector.processes --collector.processes.dir="$TEST_TMP/shm"
+ok $? "the $SAN_KIND build replays a trace with the process collector on" || report "$POOLD_LOG"
+for i in $(seq 1 15); do
+  curl -s -o /dev/null "$POOLD_URL/metrics" & c1=$!
+  curl -s -o /dev/null -H 'Accept: application/openmetrics-text;version=1.0.0' "$POOLD_URL/metrics" & c2=$!
+  curl -s -o /dev/null "$POOLD_URL/stats"
+  wait $c1 $c2
+done
+s=$(scrape)
+[[ $(metric poold_processes <<<"$s") == 1 && $(metric poold_workload_replay_loops_total <<<"$s") -gt 0 ]]
+ok $? "replay loops and the process is exported ($SAN_KIND)"
+kill -HUP "$POOLD_PID"; sleep 0.5
+stop_poold; status=$?
+ok $([[ $status -eq 0 ]] && sanitizer_clean "$POOLD_LOG"; echo $?) "replay + collector run: exit 0, no sanitizer report" || report "$POOLD_LOG"
 
 # ---- TLS and basic auth ----------------------------------------------------------------
 if command -v openssl >/dev/null && command -v htpasswd >/dev/null; then
