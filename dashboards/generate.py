@@ -88,6 +88,11 @@ def override(name, matcher="byName", **props):
             "properties": [{"id": k.replace("_", "."), "value": v} for k, v in props.items()]}
 
 
+def right_axis(unit):
+    """The panel's second query (B) on a right axis of its own unit."""
+    return [override("B", "byFrameRefID", unit=unit, custom_axisPlacement="right")]
+
+
 def color(name, c):
     return override(name, color={"mode": "fixed", "fixedColor": c})
 
@@ -168,6 +173,18 @@ def heatmap(title, desc, unit, y_unit, targets, w=12, h=10, scheme="Oranges"):
             "tooltip": {"mode": "single", "yHistogram": False, "showColorScale": True},
             "yAxis": {"axisPlacement": "left", "reverse": False, "unit": y_unit}}
     return panel("heatmap", title, desc, unit, targets, w, h, d, opts)
+
+
+def class_blocks_barchart(desc, allocated, free):
+    return barchart("Blocks allocated vs free per size class", desc,
+                    "short", [target(by_class(allocated), "", True, "table"),
+                              target(by_class(free), "", True, "table")],
+                    ["allocated", "free"])
+
+
+def free_blocks_heatmap(desc, free):
+    return heatmap("Free blocks per size class over time", desc,
+                   "short", "bytes", [target(by_class(free), "{{size}}")])
 
 
 def class_table_transforms(names, key="class"):
@@ -364,15 +381,13 @@ def overview():
 
     b.row("Size classes")
     b.add(
-        barchart("Blocks allocated vs free per size class", "For each block size, blocks in use and free blocks inside its pools; tall orange bars are the classes holding idle memory.",
-                 "short", [target(by_class(BLOCKS_ALLOCATED), "", True, "table"),
-                           target(by_class(BLOCKS_FREE), "", True, "table")],
-                 ["allocated", "free"]),
+        class_blocks_barchart("For each block size, blocks in use and free blocks inside its pools; tall orange bars are the classes holding idle memory.",
+                              BLOCKS_ALLOCATED, BLOCKS_FREE),
         bargauge("Utilisation per size class", "Allocated blocks ÷ all blocks in the class's pools; a low bar is a class whose pools are mostly empty space.",
                  "percentunit", [target(by_class(CLASS_UTILISATION), "{{size}} B")],
                  steps=UTIL_STEPS, max=1),
-        heatmap("Free blocks per size class over time", "Free blocks in each class's pools (rows: block size in bytes); bright cells show where and when free space piles up.",
-                "short", "bytes", [target(by_class(BLOCKS_FREE), "{{size}}")]),
+        free_blocks_heatmap("Free blocks in each class's pools (rows: block size in bytes); bright cells show where and when free space piles up.",
+                            BLOCKS_FREE),
     )
 
     b.row("Allocation activity")
@@ -394,15 +409,13 @@ def overview():
         timeseries("Live large allocations", "Bytes in requests above 512 B served by the system allocator, and how many are live.",
                    "bytes", [target(sel("poold_large_bytes"), "bytes {{instance}}"),
                              target(sel("poold_large_allocations"), "count {{instance}}")],
-                   w=8, overrides=[override("B", "byFrameRefID", unit="short",
-                                            custom_axisPlacement="right")]),
+                   w=8, overrides=right_axis("short")),
         timeseries("Large allocation rate", "Large (system allocator) requests per second.",
                    "ops", [target(rate("poold_large_mallocs_total"), "{{instance}}")], w=8),
         timeseries("Memory given back", "Bytes per second returned to the kernel by purging empty pools, and the empty-pool bytes still waiting to be purged.",
                    "Bps", [target(rate("poold_purged_bytes_total"), "purged/s {{instance}}"),
                            target(sel("poold_arena_bytes", 'kind="empty_pools"'), "empty, resident {{instance}}")],
-                   w=8, overrides=[override("B", "byFrameRefID", unit="bytes",
-                                            custom_axisPlacement="right")]),
+                   w=8, overrides=right_axis("bytes")),
     )
 
     b.row("Process")
@@ -532,8 +545,7 @@ def details():
         timeseries("Replay progress", "Trace records replayed per second, and passes over the trace completed per second (right axis).",
                    "ops", [target(rate("poold_workload_replay_records_total"), "records/s {{instance}}"),
                            target(rate("poold_workload_replay_loops_total"), "passes/s {{instance}}")],
-                   w=8, overrides=[override("B", "byFrameRefID", unit="cps",
-                                            custom_axisPlacement="right")]),
+                   w=8, overrides=right_axis("cps")),
         timeseries("Replay anomalies", "Trace records that could not be followed as written, per second, by kind (frees of unknown addresses, requests too large to replay...).",
                    "ops", [target("sum by (kind) (%s)" % rate("poold_workload_replay_anomalies_total"), "{{kind}}")],
                    w=8),
@@ -611,12 +623,10 @@ def processes():
 
     b.row("Size classes of the selected processes")
     b.add(
-        barchart("Blocks allocated vs free per size class", "For each block size, blocks in use and free blocks inside the selected processes' pools.",
-                 "short", [target(by_class(P_BLOCKS_ALLOCATED), "", True, "table"),
-                           target(by_class(P_BLOCKS_FREE), "", True, "table")],
-                 ["allocated", "free"]),
-        heatmap("Free blocks per size class over time", "Free blocks in each class's pools of the selected processes (rows: block size in bytes).",
-                "short", "bytes", [target(by_class(P_BLOCKS_FREE), "{{size}}")]),
+        class_blocks_barchart("For each block size, blocks in use and free blocks inside the selected processes' pools.",
+                              P_BLOCKS_ALLOCATED, P_BLOCKS_FREE),
+        free_blocks_heatmap("Free blocks in each class's pools of the selected processes (rows: block size in bytes).",
+                            P_BLOCKS_FREE),
         timeseries("Pools by state", "The selected processes' pools by state, stacked: used, empty (resident), untouched, returned.",
                    "short", [target("sum by (state) (%s)" % psel("poold_process_pools"), "{{state}}")],
                    stack=True, decimals=0),

@@ -237,25 +237,23 @@ static void remove_segment(void)
         unlink(path);
 }
 
-void export_stop(void)
+/* Removes the segment, for good (exit) or until the exec fails. */
+static void withdraw(bool for_good)
 {
-    if (getpid() != self_pid)   /* a vfork child shares the parent's memory */
+    /* a vfork child shares the parent's memory: it must leave it alone */
+    if (getpid() != self_pid || (!for_good && !atomic_load(&running)))
         return;
     pthread_mutex_lock(&seg_lock);
-    atomic_store(&running, 0);
+    if (for_good)
+        atomic_store(&running, 0);
+    else
+        suspended = true;
     remove_segment();
     pthread_mutex_unlock(&seg_lock);
 }
 
-void export_suspend(void)
-{
-    if (getpid() != self_pid || !atomic_load(&running))
-        return;
-    pthread_mutex_lock(&seg_lock);
-    suspended = true;
-    remove_segment();
-    pthread_mutex_unlock(&seg_lock);
-}
+void export_stop(void) { withdraw(true); }
+void export_suspend(void) { withdraw(false); }
 
 void export_resume(void)
 {

@@ -103,34 +103,30 @@ static int inline_args(const char *arg0, va_list ap, char **argv, char ***envp)
     return 0;
 }
 
+/* Collects the inline arguments after `arg` (and envp after them, when
+ * asked), then returns `call`. */
+#define WITH_INLINE_ARGS(arg, envp, call)                 \
+    char *argv[MAX_INLINE_ARGS + 1];                      \
+    va_list ap;                                           \
+    va_start(ap, arg);                                    \
+    int r_ = inline_args(arg, ap, argv, envp);            \
+    va_end(ap);                                           \
+    return r_ ? r_ : (call)
+
 EXPORT int execl(const char *path, const char *arg, ...)
 {
-    char *argv[MAX_INLINE_ARGS + 1];
-    va_list ap;
-    va_start(ap, arg);
-    int r = inline_args(arg, ap, argv, NULL);
-    va_end(ap);
-    return r ? r : execve(path, argv, environ);
+    WITH_INLINE_ARGS(arg, NULL, execve(path, argv, environ));
 }
 
 EXPORT int execlp(const char *file, const char *arg, ...)
 {
-    char *argv[MAX_INLINE_ARGS + 1];
-    va_list ap;
-    va_start(ap, arg);
-    int r = inline_args(arg, ap, argv, NULL);
-    va_end(ap);
-    return r ? r : execvp(file, argv);
+    WITH_INLINE_ARGS(arg, NULL, execvp(file, argv));
 }
 
 EXPORT int execle(const char *path, const char *arg, ...)
 {
-    char *argv[MAX_INLINE_ARGS + 1], **envp;
-    va_list ap;
-    va_start(ap, arg);
-    int r = inline_args(arg, ap, argv, &envp);
-    va_end(ap);
-    return r ? r : execve(path, argv, envp);
+    char **envp;
+    WITH_INLINE_ARGS(arg, &envp, execve(path, argv, envp));
 }
 
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])

@@ -4,6 +4,9 @@
 #                            ready; sets POOLD_PID, POOLD_URL, POOLD_LOG
 #   stop_poold               SIGTERM, wait; returns the exit status
 #   om_to_text               OpenMetrics on stdin -> text 0.0.4 headers, for promtool
+#   check_expositions [WHAT] /metrics in both formats through promtool and
+#                            Prometheus's OpenMetrics parser (3 TAP lines;
+#                            leaves them in $TEST_TMP/text and $TEST_TMP/om)
 # Everything a suite starts is stopped by the EXIT trap.
 : "${BUILD:=build}"
 : "${POOLD:=$BUILD/poold}"
@@ -75,4 +78,21 @@ om_to_text() {
     /^# HELP / { n = $3; if (n in counter) { sub("^# HELP " n " ", "# HELP " n "_total ") } }
     /^# UNIT / || /^# EOF$/ { next }
     { print }'
+}
+
+check_expositions() {
+  local what=${1:+ $1} out
+  scrape >"$TEST_TMP/text"
+  out=$(promtool check metrics <"$TEST_TMP/text" 2>&1)
+  ok $([[ $? -eq 0 && -z $out ]]; echo $?) "promtool check metrics prints nothing for text 0.0.4$what"
+  [[ -n $out ]] && diag "$out"
+  scrape -H 'Accept: application/openmetrics-text;version=1.0.0' >"$TEST_TMP/om"
+  out=$(om_to_text <"$TEST_TMP/om" | promtool check metrics 2>&1)
+  ok $([[ $? -eq 0 && -z $out ]]; echo $?) "promtool check metrics prints nothing for OpenMetrics (headers in text form)$what"
+  [[ -n $out ]] && diag "$out"
+  # Prometheus's own OpenMetrics parser (the backfill path needs timestamps).
+  awk '/^#/ { print; next } { print $0 " 1700000000" }' "$TEST_TMP/om" >"$TEST_TMP/om.ts"
+  rm -rf "$TEST_TMP/blocks"
+  out=$(promtool tsdb create-blocks-from openmetrics "$TEST_TMP/om.ts" "$TEST_TMP/blocks" 2>&1)
+  ok $? "Prometheus's OpenMetrics parser reads the OpenMetrics exposition$what" || diag "$out"
 }

@@ -10,19 +10,7 @@ ok $? "poold starts with an unthrottled fragmenter" || { done_testing; exit 1; }
 OMACCEPT='Accept: application/openmetrics-text;version=1.0.0'
 
 # ---- promtool, both formats ----------------------------------------------------
-scrape > "$TEST_TMP/text"
-out=$(promtool check metrics < "$TEST_TMP/text" 2>&1)
-ok $([[ $? -eq 0 && -z $out ]]; echo $?) "promtool check metrics prints nothing for text 0.0.4"
-[[ -n $out ]] && diag "$out"
-scrape -H "$OMACCEPT" > "$TEST_TMP/om"
-out=$(om_to_text < "$TEST_TMP/om" | promtool check metrics 2>&1)
-ok $([[ $? -eq 0 && -z $out ]]; echo $?) "promtool check metrics prints nothing for OpenMetrics (headers in text form)"
-[[ -n $out ]] && diag "$out"
-# Prometheus's own OpenMetrics parser (the backfill path needs timestamps).
-awk '/^#/ { print; next } { print $0 " 1700000000" }' "$TEST_TMP/om" > "$TEST_TMP/om.ts"
-out=$(promtool tsdb create-blocks-from openmetrics "$TEST_TMP/om.ts" "$TEST_TMP/blocks" 2>&1)
-ok $? "Prometheus's OpenMetrics parser reads the OpenMetrics exposition"
-[[ $? -ne 0 ]] && diag "$out"
+check_expositions
 ok $([[ $(tail -n1 "$TEST_TMP/om") == "# EOF" ]]; echo $?) "OpenMetrics ends with # EOF"
 ok $(diff <(grep -v '^#' "$TEST_TMP/text" | awk '{print $1}' | grep -v scrape_duration) \
           <(grep -v '^#' "$TEST_TMP/om" | awk '{print $1}' | grep -v scrape_duration) >/dev/null; echo $?) \

@@ -14,13 +14,12 @@ source tests/lib/tap.sh
 source tests/daemon/lib.sh
 source tests/observe/lib.sh
 MKSEG="python3 tests/observe/mksegment.py"
-OMACCEPT='Accept: application/openmetrics-text;version=1.0.0'
 D=$TMP/shm
 mkdir -p "$D"
 
-if ! shim_usable || [[ ! -x /usr/bin/python3 ]]; then
-  skip "attaching to processes on the shim" "$SHIM is missing or built with a sanitizer, or no /usr/bin/python3"
-  done_testing; exit
+require_shim "attaching to processes on the shim"
+if [[ ! -x /usr/bin/python3 ]]; then
+  skip "attaching to processes on the shim" "no /usr/bin/python3"; done_testing; exit
 fi
 
 # Processes on the shim exporting every 200 ms into $D.
@@ -84,13 +83,7 @@ bad=$(awk -v p="$P1" '
   $1 ~ "^poold_process_arenas\\{pid=\"" p "\"" { arenas = $2 }
   END { if (sum != arenas * 1048576 || arenas == 0) print sum " != " arenas " MiB" }' <<<"$s")
 [[ -z $bad ]]; ok $? "the process's byte breakdown sums to its arenas x 1 MiB ${bad:+($bad)}"
-out=$(promtool check metrics <<<"$s" 2>&1); ok $([[ $? -eq 0 && -z $out ]]; echo $?) "promtool check metrics: clean with two processes"
-[[ -n $out ]] && diag "$out"
-scrape -H "$OMACCEPT" >"$TMP/om"
-out=$(om_to_text <"$TMP/om" | promtool check metrics 2>&1); ok $([[ $? -eq 0 && -z $out ]]; echo $?) "promtool: the OpenMetrics form is clean"
-awk '/^#/ { print; next } { print $0 " 1700000000" }' "$TMP/om" >"$TMP/om.ts"
-promtool tsdb create-blocks-from openmetrics "$TMP/om.ts" "$TMP/blocks" >/dev/null 2>&1
-ok $? "Prometheus's OpenMetrics parser reads it (escaped comm included)"
+check_expositions "with two processes (escaped comm included)"
 curl -sf "$POOLD_URL/stats" | python3 -c '
 import json, sys
 j = json.load(sys.stdin)

@@ -10,7 +10,7 @@
 cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
 source tests/observe/lib.sh
-SECS=${FUZZ_SECONDS:-20}
+source tests/lib/fuzz.sh
 
 if ! command -v clang >/dev/null; then
   skip "fuzz targets" "clang is not installed (scripts/deps.sh fuzz)"; done_testing; exit 0
@@ -37,18 +37,6 @@ fi
 diag "fresh seeds: $(ls "$TMP/trace" | wc -l) traces, $(ls "$TMP/segment" | wc -l) segments"
 
 for t in trace segment; do
-  bin=$BUILD/fuzz/fuzz_$t seeds=tests/observe/fuzz-corpus/$t
-  mkdir -p "$TMP/work-$t" "$TMP/artifacts-$t"
-  "$bin" -runs=0 "$seeds" "$TMP/$t" >"$TMP/$t.replay" 2>&1
-  ok $? "fuzz_$t: the seeds replay cleanly" || tail -20 "$TMP/$t.replay" | sed 's/^/#   /'
-  "$bin" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$TMP/artifacts-$t/" "$TMP/work-$t" "$seeds" "$TMP/$t" >"$TMP/$t.log" 2>&1
-  status=$?
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$TMP/$t.log")
-  ok $status "fuzz_$t: ${SECS}s without a finding (${runs:-?} runs)"
-  if [[ $status -ne 0 ]]; then
-    grep -A15 -E '^==[0-9]+==ERROR|deadly signal|SUMMARY' "$TMP/$t.log" | head -30 | sed 's/^/#   /'
-    for a in "$TMP/artifacts-$t"/*; do [[ -f $a ]] && diag "input (base64): $(base64 -w0 "$a")"; done
-  fi
+  run_fuzz_target "fuzz_$t" "$BUILD/fuzz/fuzz_$t" "$TMP" tests/observe/fuzz-corpus/$t "$TMP/$t"
 done
 done_testing

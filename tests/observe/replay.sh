@@ -10,13 +10,8 @@ cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
 source tests/daemon/lib.sh
 source tests/observe/lib.sh
-MK="python3 tests/observe/mktrace.py"
-OMACCEPT='Accept: application/openmetrics-text;version=1.0.0'
 
-if ! shim_usable; then
-  skip "replaying traces in poold" "$SHIM is missing or built with a sanitizer (the recording needs it)"
-  done_testing; exit
-fi
+require_shim "replaying traces in poold"
 
 # ---- recordings ---------------------------------------------------------------------
 cat >"$TMP/grow.py" <<'PY'
@@ -61,13 +56,7 @@ bad=$(grep '^poold_workload_replay_anomalies_total' <<<"$s2" | awk '$2 != 0' | w
 ok $? "no corrupted block, no refused allocation"
 big=$(metric 'poold_allocation_size_bytes_bucket{le="+Inf"}' <<<"$s2"); small=$(metric 'poold_allocation_size_bytes_bucket{le="512.0"}' <<<"$s2")
 [[ $big -gt $small ]]; ok $? "the program's large buffers are replayed too (large requests seen)"
-out=$(promtool check metrics <<<"$s2" 2>&1); ok $([[ $? -eq 0 && -z $out ]]; echo $?) "promtool check metrics: clean with the replay families"
-[[ -n $out ]] && diag "$out"
-scrape -H "$OMACCEPT" >"$TEST_TMP/om"
-out=$(om_to_text <"$TEST_TMP/om" | promtool check metrics 2>&1); ok $([[ $? -eq 0 && -z $out ]]; echo $?) "promtool: the OpenMetrics form is clean too"
-awk '/^#/ { print; next } { print $0 " 1700000000" }' "$TEST_TMP/om" >"$TEST_TMP/om.ts"
-promtool tsdb create-blocks-from openmetrics "$TEST_TMP/om.ts" "$TEST_TMP/blocks" >/dev/null 2>&1
-ok $? "Prometheus's OpenMetrics parser reads it"
+check_expositions "with the replay families"
 curl -sf "$POOLD_URL/stats" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)["workload"]["replay"]
