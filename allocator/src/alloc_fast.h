@@ -49,7 +49,7 @@ static inline __attribute__((always_inline)) void fast_free(void *ptr)
             heap_class_t *hc = &h->cls[p->cls];
             block_t *b = ptr;
             owner_add64(&hc->nfree, 1);
-            if (likely(hc->ncache < CACHE_MAX)) {
+            if (likely(hc->ncache < hc->cache_max)) {
                 b->next = hc->cache;
                 hc->cache = b;
                 owner_add32(&hc->ncache, 1);

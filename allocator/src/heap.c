@@ -70,8 +70,11 @@ static heap_t *heap_new(bool thread_heap)
     if (!h)
         return NULL;
     memset(h, 0, sizeof *h);
-    for (unsigned c = 0; c < NCLASSES; c++)
+    for (unsigned c = 0; c < NCLASSES; c++) {
         h->cls[c].cur = &pool_pool_empty;
+        size_t n = CACHE_BYTES / class_size(c);
+        h->cls[c].cache_max = n < 16 ? 16 : (uint32_t)n;
+    }
     atomic_store(&h->state, HEAP_OWNED);
     heap_t *top = atomic_load_explicit(&registry, memory_order_relaxed);
     do {

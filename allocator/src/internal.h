@@ -141,17 +141,17 @@ _Static_assert(2 * REMOTE_OFFSET <= POOL_POOL_SIZE, "the headers fit in pool 0")
 
 /* What a heap keeps per size class; the fast paths touch this one line.
  *
- * `cache` holds blocks this thread freed, newest first, up to CACHE_MAX
+ * `cache` holds blocks this thread freed, newest first, up to cache_max
  * (further frees go to their pools): malloc takes from it before the pool,
  * so a block just freed (still in the CPU's caches) is the next one handed
  * out, and a free/malloc pair touches no pool header. The blocks still
  * count as used in their pools; the statistics move them to the free side. */
-#define CACHE_MAX  32u
+#define CACHE_BYTES 8192u               /* per class: at most 256 KiB a thread */
 typedef struct {
     pool_t  *cur;                       /* head of the class list (or the sentinel) */
     block_t *cache;
     uint32_t ncache;                    /* blocks in cache (owner-only counter) */
-    uint32_t unused;
+    uint32_t cache_max;                 /* CACHE_BYTES worth of blocks, at least 16 */
     uint64_t nmalloc, nfree;            /* statistics (owner-only counters) */
     pool_t  *tail;
 } __attribute__((aligned(64))) heap_class_t;
