@@ -24,6 +24,7 @@
 #include "trace_format.h"
 #include "trace_writer.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -299,6 +300,17 @@ EXPORT size_t malloc_usable_size(void *p)
     if (debug_is_hooks(&a))
         return debug_block_size(p);
     return sys_usable_size(p);
+}
+
+/* malloc_trim: give back what we can (this thread's cached blocks, abandoned
+ * heaps, every empty pool's pages), then let glibc trim its own heap, which
+ * holds the large blocks. */
+EXPORT int malloc_trim(size_t pad)
+{
+    size_t ours = pool_trim();
+    int (*next)(size_t) = (int (*)(size_t))dlsym(RTLD_NEXT, "malloc_trim");
+    int theirs = next ? next(pad) : 0;
+    return ours > 0 || theirs;
 }
 
 /* ---- process start and end ------------------------------------------------------------- */
