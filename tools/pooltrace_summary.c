@@ -56,6 +56,11 @@ static int summarise(const char *path, const pt_options_t *o)
         pt_print_header(stdout, path, trace_info(r));
         printf("duration: %s (first to last record)\n",
                pt_duration(st->last_ns - st->first_ns, d, sizeof d));
+        double tick = trace_info(r)->ns_per_tick;
+        if (tick == 1)
+            printf("clock: nanoseconds (CLOCK_MONOTONIC)\n");
+        else
+            printf("clock: TSC ticks of %.4f ns (fitted to CLOCK_MONOTONIC)\n", tick);
         printf("records: %" PRIu64 "\n", st->records);
         pt_print_counts(stdout, st, end_bytes, end_blocks);
         printf("realloc(p, 0) frees: %" PRIu64 "\n", st->realloc_frees);

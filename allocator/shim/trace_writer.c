@@ -28,6 +28,10 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#endif
 
 #define PAYLOAD_CAP (64u * 1024)
 
@@ -35,7 +39,7 @@ typedef struct tbuf {
     _Atomic int busy;           /* owner is appending (see trace_stop) */
     _Atomic int in_use;         /* owned by a live thread */
     uint32_t tid, nrec;
-    uint64_t base_ns, last_ns, last_addr;
+    uint64_t base, last, last_addr;   /* ticks */
     size_t len;
     struct tbuf *next;          /* registry; buffers are reused, never unmapped */
     uint8_t chunk[TRACE_CHUNK_SIZE + PAYLOAD_CAP];
@@ -56,11 +60,67 @@ static __thread tbuf_t *tls_buf __attribute__((tls_model("initial-exec")));
  * release a buffer taken then. */
 static __thread bool tls_exited __attribute__((tls_model("initial-exec")));
 
-uint64_t trace_now(void)
+/* ---- the clock (see "Times" in trace_format.h) ------------------------------- */
+
+static bool use_tsc;
+
+static uint64_t mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* An invariant TSC that the kernel trusts enough to be its clocksource.
+ * Runs inside the first malloc: plain system calls, nothing allocated. */
+static bool tsc_usable(void)
+{
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0x80000007, &a, &b, &c, &d) || !(d & (1u << 8)))
+        return false;
+    char cs[16] = { 0 };
+    int fd = (int)syscall(SYS_open, "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+                          O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    long n = syscall(SYS_read, fd, cs, sizeof cs - 1);
+    syscall(SYS_close, fd);
+    return n >= 3 && memcmp(cs, "tsc", 3) == 0 && (cs[3] == '\n' || cs[3] == 0);
+#else
+    return false;
+#endif
+}
+
+/* Before an operation: rdtsc's value precedes the visibility of any store
+ * after it (stores become visible only after it retires). */
+uint64_t trace_now(void)
+{
+#if defined(__x86_64__)
+    if (likely(use_tsc))
+        return __rdtsc();
+#endif
+    return mono_ns();
+}
+
+/* After an operation returned: rdtscp waits for the loads before it, so a
+ * block another thread freed is never stamped before that free. */
+static uint64_t now_after(void)
+{
+#if defined(__x86_64__)
+    if (likely(use_tsc)) {
+        unsigned aux;
+        return __rdtscp(&aux);
+    }
+#endif
+    return mono_ns();
+}
+
+/* A (ticks, ns) pair read together, for readers to map ticks to ns. */
+static void clock_pair(uint8_t *ticks, uint8_t *ns)
+{
+    trace_put_u64(ns, mono_ns());
+    trace_put_u64(ticks, trace_now());
 }
 
 /* ---- the file ------------------------------------------------------------- */
@@ -129,7 +189,7 @@ static int open_trace(bool quiet)
     trace_put_u32(h + 12, TRACE_HEADER_SIZE);
     trace_put_u32(h + 16, (uint32_t)getpid());
     trace_put_u64(h + 24, (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec);
-    trace_put_u64(h + 32, trace_now());
+    clock_pair(h + 56, h + 32);
     prctl(PR_GET_NAME, (char *)h + 40);
     if (write_all(fd, h, sizeof h) != 0) {
         close(fd);
@@ -158,8 +218,9 @@ static void flush_buf(tbuf_t *b)
         trace_put_u32(c + 4, b->tid);
         trace_put_u32(c + 8, b->nrec);
         trace_put_u32(c + 12, (uint32_t)b->len);
-        trace_put_u64(c + 16, b->base_ns);
+        trace_put_u64(c + 16, b->base);
         trace_put_u64(c + 24, atomic_fetch_add(&chunk_seq, 1));
+        clock_pair(c + 32, c + 40);
         if (write_all(trace_fd, c, TRACE_CHUNK_SIZE + b->len) != 0) {
             pool_report_error("POOLMALLOCTRACE: write failed (%s); tracing stopped",
                               strerror(errno));
@@ -245,14 +306,14 @@ static void record(uint8_t op, uint64_t t, const char *kinds, const uint64_t *v)
     if (b->len + TRACE_MAX_RECORD > PAYLOAD_CAP)
         flush_buf(b);
     if (b->nrec == 0) {
-        b->base_ns = b->last_ns = t;
+        b->base = b->last = t;
         b->last_addr = 0;
     }
     uint8_t *p = b->chunk + TRACE_CHUNK_SIZE + b->len;
     *p++ = op;
-    p = trace_put_varint(p, t > b->last_ns ? t - b->last_ns : 0);
-    if (t > b->last_ns)
-        b->last_ns = t;
+    p = trace_put_varint(p, t > b->last ? t - b->last : 0);
+    if (t > b->last)
+        b->last = t;
     for (int i = 0; kinds[i]; i++) {
         if (kinds[i] == 's') {
             p = trace_put_varint(p, v[i]);
@@ -273,7 +334,7 @@ static void record(uint8_t op, uint64_t t, const char *kinds, const uint64_t *v)
 void trace_alloc(int op, size_t size, const void *result)
 {
     uint64_t v[2] = { size, (uintptr_t)result };
-    record((uint8_t)op, trace_now(), "sa", v);
+    record((uint8_t)op, now_after(), "sa", v);
 }
 
 void trace_free(const void *ptr, uint64_t t)
@@ -291,7 +352,7 @@ void trace_realloc(const void *old, size_t size, const void *result, uint64_t t)
 void trace_aligned(size_t alignment, size_t size, const void *result)
 {
     uint64_t v[3] = { alignment, size, (uintptr_t)result };
-    record(TRACE_OP_ALIGNED, trace_now(), "ssa", v);
+    record(TRACE_OP_ALIGNED, now_after(), "ssa", v);
 }
 
 /* ---- start and stop ------------------------------------------------------------ */
@@ -320,6 +381,7 @@ bool trace_start(const char *path)
     if (!path || !*path || strlen(path) >= sizeof base_path - 32)
         return false;
     strcpy(base_path, path);
+    use_tsc = tsc_usable();
     if ((trace_fd = open_trace(false)) < 0)
         return false;
     pthread_key_create(&exit_key, on_thread_exit);

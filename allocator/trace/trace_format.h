@@ -9,27 +9,29 @@
  *
  *   header  (64 bytes, little-endian)
  *     char magic[8]  "POOLTRC1"
- *     u32  version   1
+ *     u32  version   2 (1: the same without clock pairs, see Times)
  *     u32  header_size 64
  *     u32  pid
  *     u32  flags     0
  *     u64  start_realtime_ns
  *     u64  start_monotonic_ns
  *     char comm[16]  program name, NUL-padded
- *     u8   reserved[8]
+ *     u64  start_ticks   (version 2; version 1: reserved) read with start_monotonic_ns
  *
- *   chunk header (32 bytes)
+ *   chunk header (48 bytes; 32 in version 1)
  *     u32  magic     "CHK1" (0x314b4843)
  *     u32  tid
  *     u32  records
  *     u32  payload_bytes  (<= TRACE_MAX_PAYLOAD)
- *     u64  base_ns   monotonic time the first record's delta counts from
+ *     u64  base      ticks the first record's delta counts from
  *     u64  seq       chunk number within the file, from 0
+ *     u64  clock_ticks, clock_ns   (version 2) the tick counter and
+ *                    CLOCK_MONOTONIC read together when the chunk was written
  *   payload: `records` records
  *
  *   record
  *     u8      op (TRACE_OP_*)
- *     varint  dt_ns from the previous record of the chunk (or base_ns)
+ *     varint  dt: ticks since the previous record of the chunk (or base)
  *     then by op:
  *       MALLOC, CALLOC   varint size, addr result
  *       REALLOC          addr old, varint size, addr result
@@ -38,8 +40,17 @@
  *   where addr is the zigzag varint of (address - previous address written
  *   in this chunk), starting from 0; a failed allocation has result 0.
  *
- * Times: a free or realloc takes its time before calling the allocator, a
- * malloc after it returns, so a block's reuse always sorts after its free.
+ * Times are "ticks": on x86-64 with an invariant TSC that the kernel itself
+ * uses as its clocksource (so it is synchronised across CPUs), the TSC,
+ * which costs a fraction of clock_gettime to read; otherwise
+ * CLOCK_MONOTONIC nanoseconds, and every (ticks, ns) pair is (ns, ns).
+ * Readers order records by ticks and turn them into nanoseconds with one
+ * line through the earliest and the latest (ticks, ns) pair of the file (the
+ * header's and the chunks'), so the order is exact and durations are as
+ * good as the TSC is steady. Version 1 files have no pairs: ticks are ns.
+ * A free or realloc takes its time before calling the allocator, a malloc
+ * after it returns (an ordered read, rdtscp), so a block's reuse always
+ * sorts after its free.
  */
 #ifndef POOL_TRACE_FORMAT_H
 #define POOL_TRACE_FORMAT_H
@@ -48,10 +59,11 @@
 #include <stdint.h>
 
 #define TRACE_MAGIC        "POOLTRC1"
-#define TRACE_VERSION      1u
+#define TRACE_VERSION      2u
 #define TRACE_HEADER_SIZE  64u
 #define TRACE_CHUNK_MAGIC  0x314b4843u   /* "CHK1" */
-#define TRACE_CHUNK_SIZE   32u
+#define TRACE_CHUNK_SIZE   48u
+#define TRACE_CHUNK_SIZE_V1 32u
 #define TRACE_MAX_PAYLOAD  (1u << 20)
 #define TRACE_MAX_RECORD   48u           /* op + 5 varints of at most 10 bytes, rounded */
 
@@ -66,7 +78,8 @@ enum {
 typedef struct {
     uint8_t op;
     uint32_t tid;
-    uint64_t time_ns;     /* monotonic */
+    uint64_t ticks;       /* as recorded (see Times) */
+    uint64_t time_ns;     /* CLOCK_MONOTONIC nanoseconds */
     uint64_t size;        /* bytes requested (MALLOC, CALLOC, REALLOC, ALIGNED) */
     uint64_t alignment;   /* ALIGNED */
     uint64_t ptr;         /* FREE: the block; REALLOC: the old block */

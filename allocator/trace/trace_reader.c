@@ -23,7 +23,7 @@
 
 typedef struct {
     uint64_t offset;   /* of the chunk header */
-    uint64_t base_ns;
+    uint64_t base;     /* ticks */
     uint32_t records, payload;
 } chunk_t;
 
@@ -41,9 +41,18 @@ typedef struct {
     trace_record_t next;         /* decoded, waiting in the heap */
 } thread_t;
 
+/* ticks -> ns: the line through the earliest and latest (ticks, ns) pair */
+typedef struct {
+    uint64_t lo_ticks, lo_ns, hi_ticks, hi_ns;
+    bool     any;
+    double   scale;
+} clock_map_t;
+
 struct trace_reader {
     int fd;
     trace_info_t info;
+    uint32_t chunk_size;         /* by version */
+    clock_map_t clock;
     chunk_t *chunks;
     uint32_t nchunks, chunks_cap;
     thread_t *threads;
@@ -97,6 +106,47 @@ static bool grow(void *v, uint32_t *cap, uint32_t n, size_t sz, uint32_t first)
     return true;
 }
 
+/* ---- ticks to nanoseconds ------------------------------------------------------ */
+
+static void clock_pair(trace_reader_t *r, uint64_t ticks, uint64_t ns)
+{
+    clock_map_t *c = &r->clock;
+    if (!c->any || ticks < c->lo_ticks) {
+        c->lo_ticks = ticks;
+        c->lo_ns = ns;
+    }
+    if (!c->any || ticks > c->hi_ticks) {
+        c->hi_ticks = ticks;
+        c->hi_ns = ns;
+    }
+    c->any = true;
+}
+
+/* Version 1, one pair, or pairs that make no sense (a hostile file): the
+ * ticks are taken as nanoseconds. */
+static void clock_fit(trace_reader_t *r)
+{
+    clock_map_t *c = &r->clock;
+    c->scale = 1;
+    if (c->any && c->hi_ticks > c->lo_ticks && c->hi_ns >= c->lo_ns) {
+        double s = (double)(c->hi_ns - c->lo_ns) / (double)(c->hi_ticks - c->lo_ticks);
+        if (s > 1e-6 && s < 1e6)
+            c->scale = s;
+    }
+    if (c->scale == 1)
+        c->lo_ticks = c->lo_ns = 0;
+    r->info.ns_per_tick = c->scale;
+}
+
+static uint64_t to_ns(const trace_reader_t *r, uint64_t ticks)
+{
+    const clock_map_t *c = &r->clock;
+    if (c->scale == 1 && c->lo_ticks == 0)
+        return ticks;
+    double ns = (double)c->lo_ns + ((double)ticks - (double)c->lo_ticks) * c->scale;
+    return ns <= 0 ? 0 : ns >= 1.8e19 ? UINT64_MAX : (uint64_t)ns;
+}
+
 /* ---- opening: header and chunk index --------------------------------------- */
 
 static int read_header(trace_reader_t *r)
@@ -108,8 +158,10 @@ static int read_header(trace_reader_t *r)
     if (memcmp(h, TRACE_MAGIC, 8) != 0)
         return fail(r, "offset 0: not a poolalloc trace (bad magic)");
     r->info.version = trace_get_u32(h + 8);
-    if (r->info.version != TRACE_VERSION || trace_get_u32(h + 12) != TRACE_HEADER_SIZE)
+    if ((r->info.version != 1 && r->info.version != TRACE_VERSION) ||
+        trace_get_u32(h + 12) != TRACE_HEADER_SIZE)
         return fail(r, "offset 8: unsupported trace version %u", r->info.version);
+    r->chunk_size = r->info.version == 1 ? TRACE_CHUNK_SIZE_V1 : TRACE_CHUNK_SIZE;
     r->info.pid = trace_get_u32(h + 16);
     r->info.start_realtime_ns = trace_get_u64(h + 24);
     r->info.start_monotonic_ns = trace_get_u64(h + 32);
@@ -118,6 +170,8 @@ static int read_header(trace_reader_t *r)
     for (int i = 0; i < 16 && r->info.comm[i]; i++)
         if ((unsigned char)r->info.comm[i] < 32 || (unsigned char)r->info.comm[i] > 126)
             r->info.comm[i] = '?';
+    if (r->info.version > 1)
+        clock_pair(r, trace_get_u64(h + 56), r->info.start_monotonic_ns);
     return 0;
 }
 
@@ -189,33 +243,37 @@ static int add_chunk(trace_reader_t *r, const chunk_t *c, uint32_t tid)
 
 static int index_chunks(trace_reader_t *r)
 {
-    uint64_t off = TRACE_HEADER_SIZE, size = r->info.file_bytes;
+    uint64_t off = TRACE_HEADER_SIZE, size = r->info.file_bytes, hs = r->chunk_size;
     while (off < size) {
         uint8_t h[TRACE_CHUNK_SIZE];
-        if (size - off < TRACE_CHUNK_SIZE || read_at(r->fd, h, sizeof h, off) != 0)
+        if (size - off < hs || read_at(r->fd, h, hs, off) != 0)
             return fail(r, "offset %llu: truncated chunk header (%llu bytes left)",
                         (unsigned long long)off, (unsigned long long)(size - off));
         if (trace_get_u32(h) != TRACE_CHUNK_MAGIC)
             return fail(r, "offset %llu: bad chunk magic", (unsigned long long)off);
         chunk_t c = { .offset = off, .records = trace_get_u32(h + 8),
-                      .payload = trace_get_u32(h + 12), .base_ns = trace_get_u64(h + 16) };
+                      .payload = trace_get_u32(h + 12), .base = trace_get_u64(h + 16) };
         if (c.payload > TRACE_MAX_PAYLOAD || c.records == 0 || c.records > c.payload / 3)
             return fail(r, "offset %llu: implausible chunk (%u records in %u bytes)",
                         (unsigned long long)off, c.records, c.payload);
-        if (size - off - TRACE_CHUNK_SIZE < c.payload)
+        if (size - off - hs < c.payload)
             return fail(r, "offset %llu: chunk payload truncated (%u bytes claimed, %llu left)",
-                        (unsigned long long)off, c.payload,
-                        (unsigned long long)(size - off - TRACE_CHUNK_SIZE));
+                        (unsigned long long)off, c.payload, (unsigned long long)(size - off - hs));
         if (add_chunk(r, &c, trace_get_u32(h + 4)) != 0)
             return -1;
-        if (r->info.chunks++ == 0 || c.base_ns < r->info.first_ns)
-            r->info.first_ns = c.base_ns;
-        if (c.base_ns > r->info.last_ns)
-            r->info.last_ns = c.base_ns;
+        if (hs > TRACE_CHUNK_SIZE_V1)
+            clock_pair(r, trace_get_u64(h + 32), trace_get_u64(h + 40));
+        if (r->info.chunks++ == 0 || c.base < r->info.first_ns)
+            r->info.first_ns = c.base;
+        if (c.base > r->info.last_ns)
+            r->info.last_ns = c.base;
         r->info.records += c.records;
-        off += TRACE_CHUNK_SIZE + c.payload;
+        off += hs + c.payload;
     }
     r->info.threads = r->nthreads;
+    clock_fit(r);
+    r->info.first_ns = to_ns(r, r->info.first_ns);
+    r->info.last_ns = to_ns(r, r->info.last_ns);
     return 0;
 }
 
@@ -226,8 +284,8 @@ static int by_first_chunk(const void *a, const void *b, void *arg)
     const trace_reader_t *r = arg;
     const chunk_t *x = &r->chunks[r->threads[*(const uint32_t *)a].chunks[0]];
     const chunk_t *y = &r->chunks[r->threads[*(const uint32_t *)b].chunks[0]];
-    if (x->base_ns != y->base_ns)
-        return x->base_ns < y->base_ns ? -1 : 1;
+    if (x->base != y->base)
+        return x->base < y->base ? -1 : 1;
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
@@ -250,9 +308,9 @@ static void cursor_enter_chunk(trace_reader_t *r, thread_t *t)
 {
     const chunk_t *c = &r->chunks[t->chunks[t->at]];
     t->left = c->records;
-    t->pos = c->offset + TRACE_CHUNK_SIZE;
+    t->pos = c->offset + r->chunk_size;
     t->end = t->pos + c->payload;
-    t->time = c->base_ns;
+    t->time = c->base;
     t->addr = 0;
     t->blen = t->boff = 0;
 }
@@ -303,7 +361,8 @@ static int cursor_advance(trace_reader_t *r, thread_t *t)
                     rec->op);
     if (trace_get_varint(&p, end, &dt) != 0)
         goto bad;
-    rec->time_ns = t->time += dt;
+    rec->ticks = t->time += dt;
+    rec->time_ns = to_ns(r, rec->ticks);
     static const char *const fields[] = {
         [TRACE_OP_MALLOC] = "sr", [TRACE_OP_CALLOC] = "sr", [TRACE_OP_REALLOC] = "psr",
         [TRACE_OP_FREE] = "p", [TRACE_OP_ALIGNED] = "asr",
@@ -333,8 +392,8 @@ bad:
 static int earlier(const trace_reader_t *r, uint32_t x, uint32_t y)
 {
     const thread_t *a = &r->threads[x], *b = &r->threads[y];
-    if (a->next.time_ns != b->next.time_ns)
-        return a->next.time_ns < b->next.time_ns;
+    if (a->next.ticks != b->next.ticks)
+        return a->next.ticks < b->next.ticks;
     return a->chunks[a->at] < b->chunks[b->at];   /* ties: file order */
 }
 
@@ -402,7 +461,7 @@ static int join_ready(trace_reader_t *r)
     while (r->pending < r->nthreads) {
         uint32_t i = r->order[r->pending];
         const thread_t *t = &r->threads[i];
-        if (r->nheap && r->chunks[t->chunks[0]].base_ns > r->threads[r->heap[0]].next.time_ns)
+        if (r->nheap && r->chunks[t->chunks[0]].base > r->threads[r->heap[0]].next.ticks)
             break;
         r->pending++;
         if (join(r, i) != 0)

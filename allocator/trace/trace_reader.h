@@ -31,6 +31,7 @@ typedef struct {
     uint64_t file_bytes;
     uint64_t chunks, records, threads;
     uint64_t first_ns, last_ns;   /* time of the first and last chunk base */
+    double   ns_per_tick;         /* 1 when the ticks are nanoseconds */
 } trace_info_t;
 
 /* Opens and indexes path. Returns NULL with a message in err on failure

@@ -24,10 +24,11 @@ def zigzag(v):
     return ((v << 1) ^ (v >> 63)) & 0xFFFFFFFFFFFFFFFF
 
 
-def header(pid=4242, comm=b"mktrace", version=1, magic=b"POOLTRC1"):
+def header(pid=4242, comm=b"mktrace", version=1, magic=b"POOLTRC1", start_ticks=0):
+    """Version 1 (ticks are ns), or 2 with the pair (start_ticks, 1e9 ns)."""
     h = magic + struct.pack("<IIII", version, 64, pid, 0)
     h += struct.pack("<QQ", 1700000000 * 10**9, 10**9)
-    h += comm.ljust(16, b"\0")[:16] + b"\0" * 8
+    h += comm.ljust(16, b"\0")[:16] + struct.pack("<Q", start_ticks if version > 1 else 0)
     assert len(h) == 64
     return h
 
@@ -73,10 +74,14 @@ class Chunk:
         self.n += records
         return self
 
-    def encode(self, seq=0, records=None, payload_len=None, magic=0x314B4843):
+    def encode(self, seq=0, records=None, payload_len=None, magic=0x314B4843, pair=None):
+        """pair: (ticks, ns) for a version 2 chunk header."""
         n = self.n if records is None else records
         plen = len(self.payload) if payload_len is None else payload_len
-        return struct.pack("<IIIIQQ", magic, self.tid, n, plen, self.base, seq) + bytes(self.payload)
+        h = struct.pack("<IIIIQQ", magic, self.tid, n, plen, self.base, seq)
+        if pair:
+            h += struct.pack("<QQ", *pair)
+        return h + bytes(self.payload)
 
 
 def small():
@@ -87,11 +92,24 @@ def small():
     return header() + a.encode(0) + b.encode(1)
 
 
+def small_v2():
+    """small() in version 2: ticks = 3 per ns from 5000 ticks at 1e9 ns, so
+    every time and duration must come out as in small()."""
+    t = lambda ns: 5000 + 3 * (ns - 10**9)   # noqa: E731
+    ns0 = 10**9 - 1000                       # small()'s times are 1000..1050 ns after ns0
+    a = Chunk(100, t(ns0 + 1000)).malloc(t(ns0 + 1000), 1000, 0x10000).malloc(t(ns0 + 1010), 300, 0x20000)
+    a.realloc(t(ns0 + 1020), 0x20000, 200, 0x20000).aligned(t(ns0 + 1030), 64, 64, 0x30000).free(t(ns0 + 1040), 0x30000)
+    b = Chunk(101, t(ns0 + 1015)).rec(CALLOC, t(ns0 + 1015), ("s", 48), ("a", 0x40000)).free(t(ns0 + 1050), 0x10000)
+    h = header(version=2, start_ticks=t(10**9))
+    return h + a.encode(0, pair=(t(ns0 + 2000), ns0 + 2000)) + b.encode(1, pair=(t(ns0 + 3000), ns0 + 3000))
+
+
 def kinds():
     base = header()
     ok = Chunk(7, 5).malloc(5, 32, 0x1000).free(6, 0x1000)
     return {
         "small": small(),
+        "small-v2": small_v2(),
         "empty-file": b"",
         "header-only": base,
         "not-a-trace": b"#!/bin/sh\necho this is not a trace\n" + b"x" * 80,

@@ -134,6 +134,13 @@ grep -q '^operations: malloc 2 calloc 1 realloc 1 free 2 aligned 1$' "$TMP/small
   grep -q '^peak live bytes: 1348 in 4 blocks' "$TMP/small.sum" &&
   grep -q '^cross-thread frees: 1$' "$TMP/small.sum"
 ok $? "a hand-made trace: counts, peak (1348 bytes) and the cross-thread free are right"
+$MK small-v2 "$TMP/small2.trace"
+"$POOLTRACE" summary "$TMP/small2.trace" >"$TMP/small2.sum"
+diff <(grep -v '^clock:' "$TMP/small.sum" | tail -n +2) <(grep -v '^clock:' "$TMP/small2.sum" | tail -n +2) >/dev/null &&
+  grep -q '^clock: TSC ticks of 0.3333 ns' "$TMP/small2.sum"
+ok $? "the same trace in version 2, with 3 ticks per ns: the same summary, times mapped to ns through the clock pairs"
+grep -q '^clock: ' "$TMP/py.sum" 2>/dev/null || grep -q '^clock: ' "$TMP/python3.sum"
+ok $? "a real trace says what its clock is ($(field "$TMP/python3.sum" clock))"
 declare -A want=(
   [empty-file]="offset 0: file too short" [not-a-trace]="offset 0: not a poolalloc trace"
   [bad-version]="offset 8: unsupported trace version 9" [truncated-header]="offset 0: file too short"
