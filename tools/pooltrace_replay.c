@@ -120,8 +120,9 @@ static void report(const char *path, trace_reader_t *r, trace_model_t *m, replay
     const tm_stats_t *st = tm_stats(m);
     uint64_t end_bytes, end_blocks;
     uint64_t held_at_end = rp->held_bytes;
+    pool_stats_t at_end, ps;
+    pool_stats_get(&at_end);           /* the heap as the program left it */
     tm_finish(m, &end_bytes, &end_blocks);
-    pool_stats_t ps;
     pool_stats_get(&ps);
     uint64_t left = 0;
     for (unsigned c = 0; c < POOL_NUM_CLASSES; c++)
@@ -135,11 +136,13 @@ static void report(const char *path, trace_reader_t *r, trace_model_t *m, replay
     printf("replay blocks: %" PRIu64 " made, %" PRIu64 " freed, %" PRIu64 " refused, %" PRIu64
            " corrupted\n", rp->made, rp->released, st->refused, rp->corrupted);
     printf("allocator blocks still allocated after the replay: %" PRIu64 " small, %" PRIu64
-           " large\n\n", left, ps.large_allocations);
-    size_t need = pool_stats_format(&ps, NULL, 0);
+           " large\n", left, ps.large_allocations);
+    printf("\nThe allocator at the end of the trace (what the program still held), "
+           "before the replay freed it:\n");
+    size_t need = pool_stats_format(&at_end, NULL, 0);
     char *text = malloc(need + 1);
     if (text) {
-        pool_stats_format(&ps, text, need + 1);
+        pool_stats_format(&at_end, text, need + 1);
         fputs(text, stdout);
         free(text);
     }
