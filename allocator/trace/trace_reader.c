@@ -92,18 +92,17 @@ static int read_at(int fd, void *buf, size_t n, uint64_t off)
     return 0;
 }
 
-/* Grows *v (of *cap elements of size sz) to hold one more; false on failure. */
-static bool grow(void *v, uint32_t *cap, uint32_t n, size_t sz, uint32_t first)
+/* v (an array of *cap elements of size sz holding n) with room for one more:
+ * v itself, or a larger copy; NULL when out of memory (v is left alone). */
+static void *grown(void *v, uint32_t *cap, uint32_t n, size_t sz, uint32_t first)
 {
     if (n < *cap)
-        return true;
+        return v;
     uint32_t c = *cap ? *cap * 2 : first;
-    void *p = realloc(*(void **)v, (size_t)c * sz);
-    if (!p)
-        return false;
-    *(void **)v = p;
-    *cap = c;
-    return true;
+    void *p = realloc(v, (size_t)c * sz);
+    if (p)
+        *cap = c;
+    return p;
 }
 
 /* ---- ticks to nanoseconds ------------------------------------------------------ */
@@ -209,8 +208,10 @@ static thread_t *thread_for(trace_reader_t *r, uint32_t tid, uint64_t off)
              TRACE_MAX_THREADS);
         return NULL;
     }
-    if (!grow(&r->threads, &r->threads_cap, r->nthreads, sizeof *r->threads, 16) ||
-        (2 * (r->nthreads + 1) > r->tid_cap && !tid_rehash(r))) {
+    thread_t *threads = grown(r->threads, &r->threads_cap, r->nthreads, sizeof *threads, 16);
+    if (threads)
+        r->threads = threads;
+    if (!threads || (2 * (r->nthreads + 1) > r->tid_cap && !tid_rehash(r))) {
         fail(r, "out of memory indexing threads");
         return NULL;
     }
@@ -229,13 +230,17 @@ static int add_chunk(trace_reader_t *r, const chunk_t *c, uint32_t tid)
     if (r->nchunks == TRACE_MAX_CHUNKS)
         return fail(r, "offset %llu: more than %u chunks", (unsigned long long)c->offset,
                     TRACE_MAX_CHUNKS);
-    if (!grow(&r->chunks, &r->chunks_cap, r->nchunks, sizeof *r->chunks, 64))
+    chunk_t *chunks = grown(r->chunks, &r->chunks_cap, r->nchunks, sizeof *chunks, 64);
+    if (!chunks)
         return fail(r, "out of memory indexing chunks");
+    r->chunks = chunks;
     thread_t *t = thread_for(r, tid, c->offset);
     if (!t)
         return -1;
-    if (!grow(&t->chunks, &t->cap, t->nchunks, sizeof *t->chunks, 4))
+    uint32_t *mine = grown(t->chunks, &t->cap, t->nchunks, sizeof *mine, 4);
+    if (!mine)
         return fail(r, "out of memory indexing chunks");
+    t->chunks = mine;
     t->chunks[t->nchunks++] = r->nchunks;
     r->chunks[r->nchunks++] = *c;
     return 0;
