@@ -2,8 +2,8 @@
 """The benchmark driver behind `make bench`.
 
 Runs every workload against every allocator, interleaved (round 1: each
-workload, each allocator in turn; round 2: the same again; ...), one fresh
-process per measurement, then hands the samples to report.py for the
+workload, each allocator in turn; round 2: the same again, starting with
+the next allocator; ...), one fresh process per measurement, then hands the samples to report.py for the
 tables, the CSV and the JSON under build/bench/.
 
     /usr/bin/python3 bench/bench.py [--build DIR] [--quick] [--rounds N]
@@ -190,7 +190,10 @@ def main(argv):
         for w in workloads:
             if w.rounds_cap and r >= w.rounds_cap:
                 continue
-            for alloc in w.allocators:
+            # Each round starts one allocator further along, so none always
+            # runs first (or right after the same neighbour) in a round.
+            k = r % len(w.allocators)
+            for alloc in w.allocators[k:] + w.allocators[:k]:
                 got = runner.run(w, alloc)
                 if isinstance(got, dict):
                     failures.append({"round": r + 1, "workload": w.name, "alloc": alloc, **got})

@@ -81,13 +81,23 @@ def summarize(workload, samples):
             row["snapshot_per_s"] = med([s["snapshot_per_s"] for s in ss])
             row["snapshot_us"] = med([s.get("snapshot_us", 0) for s in ss])
         rows.append(row)
-    ref = {r["alloc"]: r.get("median_ns") for r in rows}
     for r in rows:
         if r.get("median_ns"):
             for anchor in ("glibc", "mimalloc", "pymalloc"):
-                if ref.get(anchor):
-                    r["vs_" + anchor] = ref[anchor] / r["median_ns"]
+                v = paired_ratio(by.get(anchor, []), by.get(r["alloc"], []))
+                if v is not None:
+                    r["vs_" + anchor] = v
     return rows
+
+
+def paired_ratio(anchor_samples, samples):
+    """The median over rounds of (anchor's time / this allocator's time) in
+    the same round. The machine's speed drifts over minutes (other tenants);
+    a ratio of two runs a few seconds apart cancels that drift, a ratio of
+    two medians taken over the whole run does not."""
+    theirs = {s["round"]: s["ns"] for s in anchor_samples}
+    ratios = [theirs[s["round"]] / s["ns"] for s in samples if s["round"] in theirs and s["ns"]]
+    return med(ratios)
 
 
 def consistency(workload, samples):
@@ -142,8 +152,7 @@ def targets(name, rows):
                 out.append(_target(name, a, f"all freed, {when}: RSS within 16 MiB of start",
                                    f"+{v / MIB:.1f} MiB", v <= 16 * MIB))
     elif name == "python":
-        r, ref = by.get("pool-shim"), by.get("pymalloc")
-        v = ref["median_ns"] / r["median_ns"] if r and ref else None
+        v = by.get("pool-shim", {}).get("vs_pymalloc")
         out.append(_target(name, "pool-shim", "time <= CPython's pymalloc",
                            f"{v:.3f}x pymalloc speed" if v else "n/a", v is not None and v >= 1.0))
     elif name == "stats":
@@ -258,8 +267,8 @@ def write_all(outdir, meta, workloads, samples, failures):
             f"rounds {meta['rounds']} (interleaved), scale {meta['scale']}, load average "
             f"{meta['loadavg_start']} at start, {meta['loadavg_end']} at end; "
             f"{meta['elapsed_s']}s",
-            "times are medians over runs; 'vs X' = X's median time / this one's "
-            "(above 1: faster than X); spread = (max - min) / median", ""]
+            "times are medians over runs; 'vs X' = median over rounds of X's time / this one's "
+            "in the same round (above 1: faster than X); spread = (max - min) / median", ""]
     result = {"meta": meta, "workloads": {}, "targets": [], "failures": failures, "problems": []}
     summary_rows = []
     for w in workloads:
