@@ -38,7 +38,7 @@ rate() {  # ops per second of the workload over $1 seconds
 }
 scraper() { while :; do curl -s -o /dev/null -H 'Accept-Encoding: gzip' "$U/metrics"; sleep 0.1; done; }
 echo "== workload throughput, ${WIN}s windows, alternating (ops/s)"
-for round in 1 2 3; do
+for round in $(seq 1 "${ROUNDS:-3}"); do
   off=$(rate "$WIN")
   scraper & sp=$!
   on=$(rate "$WIN")
