@@ -1,6 +1,7 @@
 /* The flag table and the parsers behind it. */
 #define _GNU_SOURCE
 #include "options.h"
+#include "listen.h"
 #include "log.h"
 #include "workload.h"
 
@@ -211,8 +212,10 @@ static int add_listen(options_t *o, const char *value, enum opt_source src, char
         o->n_listen = 0;
         o->listen_source = (int)src;
     }
-    if (!*value) {
-        snprintf(err, errlen, "invalid value \"\": expected HOST:PORT");
+    char host[256], port[8];
+    if (listen_parse(value, host, sizeof host, port, sizeof port) != 0) {
+        snprintf(err, errlen, "invalid value \"%s\": expected HOST:PORT, [IPV6]:PORT or :PORT "
+                 "(port 0-65535)", value);
         return -1;
     }
     if (o->n_listen == MAX_LISTEN) {

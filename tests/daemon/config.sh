@@ -45,8 +45,10 @@ run_bad "relative telemetry path" "--web.telemetry-path: invalid value \"metrics
 run_bad "missing value" "--workload.rate: missing value" --config="$C" --workload.rate
 run_bad "--no- on a non-boolean" "unknown flag --no-workload" --config="$C" --no-workload
 run_bad "value for --version" "--version takes no value" --version=1
-run_bad "bad listen address" "expected HOST:PORT" --config="$C" --web.listen-address=nowhere
-run_bad "listen port out of range" "expected HOST:PORT" --config="$C" --web.listen-address=127.0.0.1:70000
+run_bad "bad listen address" "--web.listen-address: invalid value \"nowhere\": expected HOST:PORT" \
+  --config="$C" --web.listen-address=nowhere
+run_bad "listen port out of range" "--web.listen-address: invalid value \"127.0.0.1:70000\"" \
+  --config="$C" --web.listen-address=127.0.0.1:70000
 run_bad "missing --config file" "/nonexistent/poold.conf: No such file" --config=/nonexistent/poold.conf
 run_bad "systemd socket without systemd" "no socket activation file descriptors found" --config="$C" --web.systemd-socket
 run_bad "missing web config file" "/nonexistent/web.yml" --config="$C" --web.config.file=/nonexistent/web.yml
