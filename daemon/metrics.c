@@ -75,27 +75,38 @@ static void sample(expo_t *e, const label_t *base, size_t nb, const label_t *mor
     expo_u64(e, NULL, l, nb + nm, v);
 }
 
+/* One sample per entry of a (label value, figure) table, under label `key`. */
+typedef struct { const char *value; uint64_t v; } labelled_t;
+
+static void labelled_samples(expo_t *e, const label_t *base, size_t nb, const char *key,
+                             const labelled_t *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sample(e, base, nb, &(label_t){ key, t[i].value }, 1, t[i].v);
+}
+
+#define LABELLED(e, base, nb, key, table) \
+    labelled_samples(e, base, nb, key, table, sizeof(table) / sizeof((table)[0]))
+
 static void bytes_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
 {
     const pool_bytes_t *b = &st->bytes;
-    const struct { const char *kind; uint64_t v; } kinds[] = {
+    const labelled_t kinds[] = {
         { "allocated", b->allocated },       { "free_blocks", b->free_blocks },
         { "empty_pools", b->empty_pools },   { "untouched", b->untouched },
         { "pool_headers", b->pool_headers }, { "quantization", b->quantization },
         { "alignment", b->alignment },       { "returned", b->returned },
     };
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        sample(e, base, nb, &(label_t){ "kind", kinds[i].kind }, 1, kinds[i].v);
+    LABELLED(e, base, nb, "kind", kinds);
 }
 
 static void pools_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
 {
-    const struct { const char *state; uint64_t v; } pools[] = {
+    const labelled_t pools[] = {
         { "used", st->pools_used }, { "empty", st->pools_empty },
         { "untouched", st->pools_untouched }, { "returned", st->pools_returned },
     };
-    for (size_t i = 0; i < 4; i++)
-        sample(e, base, nb, &(label_t){ "state", pools[i].state }, 1, pools[i].v);
+    LABELLED(e, base, nb, "state", pools);
 }
 
 static void blocks_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
@@ -113,14 +124,13 @@ static void blocks_samples(expo_t *e, const pool_stats_t *st, const label_t *bas
 static void ops_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
 {
     const pool_ops_t *o = &st->ops;
-    const struct { const char *op; uint64_t v; } ops[] = {
+    const labelled_t ops[] = {
         { "malloc", o->malloc },   { "free", o->free },
         { "calloc", o->calloc },   { "realloc", o->realloc },
         { "realloc_inplace", o->realloc_inplace }, { "aligned", o->aligned },
         { "remote_free", o->remote_free }, { "failed", o->failed },
     };
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        sample(e, base, nb, &(label_t){ "op", ops[i].op }, 1, ops[i].v);
+    LABELLED(e, base, nb, "op", ops);
 }
 
 static const char help_bytes[] = "Where the mapped arena bytes are; the kinds sum to "
