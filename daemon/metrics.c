@@ -1,6 +1,7 @@
 /* The metric families of /metrics. Names are a contract with dashboards and
  * tests: add families, never rename one. */
 #include "metrics.h"
+#include "clock.h"
 #include "http_stats.h"
 #include "procs.h"
 #include "procstats.h"
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
     pool_stats_t     pool;
@@ -20,7 +20,7 @@ typedef struct {
     replay_stats_t   replay;
     procs_view_t     procs;
     proc_stats_t     proc;
-    struct timespec  started;
+    uint64_t         started_ns;
     char             size[POOL_NUM_CLASSES][8];   /* "16" ... "512" */
 } scrape_t;
 
@@ -407,13 +407,6 @@ static void process(expo_t *e, const proc_stats_t *p)
                 "Limit on virtual memory size.", p->max_virtual_bytes);
 }
 
-static double elapsed_since(const struct timespec *t0)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) * 1e-9;
-}
-
 void metrics_render(buf_t *out, expo_format_t format)
 {
     scrape_t *s = calloc(1, sizeof *s);
@@ -421,7 +414,7 @@ void metrics_render(buf_t *out, expo_format_t format)
         out->failed = true;
         return;
     }
-    clock_gettime(CLOCK_MONOTONIC, &s->started);
+    s->started_ns = mono_ns();
     pool_stats_get(&s->pool);
     workload_read(&s->wl);
     replay_stats_read(&s->replay);
@@ -444,7 +437,7 @@ void metrics_render(buf_t *out, expo_format_t format)
     process(&e, &s->proc);
     one_f64(&e, "poold_scrape_duration_seconds", MT_GAUGE,
             "Time this scrape took to collect and encode, up to this line.",
-            elapsed_since(&s->started));
+            (double)(mono_ns() - s->started_ns) * 1e-9);
     expo_finish(&e);
     procs_view_free(&s->procs);
     free(s);

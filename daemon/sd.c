@@ -1,8 +1,8 @@
 /* sd_notify messages; see sd.h. */
 #include "sd.h"
+#include "clock.h"
 
 #include <systemd/sd-daemon.h>
-#include <time.h>
 
 void sd_tell_ready(const char *status) { sd_notifyf(0, "READY=1\nSTATUS=%s", status); }
 void sd_tell_status(const char *status) { sd_notifyf(0, "STATUS=%s", status); }
@@ -11,10 +11,7 @@ void sd_tell_watchdog(void) { sd_notify(0, "WATCHDOG=1"); }
 
 void sd_tell_reloading(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    unsigned long long usec = (unsigned long long)ts.tv_sec * 1000000ULL +
-                              (unsigned long long)ts.tv_nsec / 1000;
+    unsigned long long usec = mono_ns() / 1000;
     sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading the configuration", usec);
 }
 

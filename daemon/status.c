@@ -1,5 +1,6 @@
 /* Workload progress and reload bookkeeping; see status.h. */
 #include "status.h"
+#include "clock.h"
 #include "workload.h"
 
 #include <pthread.h>
@@ -22,9 +23,7 @@ static double wall_seconds(void)
 
 int64_t status_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(mono_ns() / 1000000);
 }
 
 void status_init(void)

@@ -32,7 +32,7 @@ struct wl_thread {
     uint64_t         rng;
     /* pacing: tokens per second, bucket depth */
     double           tokens, rate, burst;
-    struct timespec  last;
+    uint64_t         last_ns;
     /* counters, written by this thread only */
     counter_t        allocs, frees, reallocs, failures, corruptions, handoffs, heartbeat;
     _Atomic int64_t  live_blocks;
@@ -147,10 +147,9 @@ static void hold_if_wedged(wl_thread *t)
 
 static void refill(wl_thread *t)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double dt = (double)(now.tv_sec - t->last.tv_sec) + (double)(now.tv_nsec - t->last.tv_nsec) * 1e-9;
-    t->last = now;
+    uint64_t now = mono_ns();
+    double dt = (double)(now - t->last_ns) * 1e-9;
+    t->last_ns = now;
     t->tokens += dt * t->rate;
     if (t->tokens > t->burst)
         t->tokens = t->burst;
@@ -183,13 +182,6 @@ static bool pace(wl_thread *t, wl_pacing how)
     }
 }
 
-uint64_t wl_now_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
 bool wl_wait_until(wl_thread *t, uint64_t deadline_ns)
 {
     for (;;) {
@@ -197,7 +189,7 @@ bool wl_wait_until(wl_thread *t, uint64_t deadline_ns)
         BUMP(t->heartbeat);
         if (wl_stopping(t))
             return false;
-        uint64_t now = wl_now_ns();
+        uint64_t now = mono_ns();
         if (now + SLEEP_MIN_NS > deadline_ns)
             return true;
         uint64_t wait = deadline_ns - now;
@@ -407,7 +399,7 @@ static void *thread_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, "wl-%s-%u", p->name, t->id);
     pthread_setname_np(pthread_self(), name);
-    clock_gettime(CLOCK_MONOTONIC, &t->last);
+    t->last_ns = mono_ns();
     if (p->init)
         p->init(t, t->state);
     while (!wl_stopping(t)) {

@@ -10,6 +10,7 @@
 #define POOLD_WORKLOAD_ENGINE_H
 
 #include "workload.h"
+#include "clock.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -62,7 +63,6 @@ bool      wl_stopping(const wl_thread *t);
 /* Sleeps until the CLOCK_MONOTONIC time deadline_ns (within 2 ms, in short
  * slices that count as progress for the watchdog); false when stopping. */
 bool      wl_wait_until(wl_thread *t, uint64_t deadline_ns);
-uint64_t  wl_now_ns(void);
 uint64_t  wl_rand(wl_thread *t);
 /* Uniform in [lo, hi]. */
 size_t    wl_rand_range(wl_thread *t, size_t lo, size_t hi);

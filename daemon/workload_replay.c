@@ -169,7 +169,7 @@ static bool on_time(replay_state *s, const trace_record_t *rec)
     if (!s->started) {
         s->started = true;
         s->first_ns = rec->time_ns;
-        s->pass_start = wl_now_ns();
+        s->pass_start = mono_ns();
     }
     if (speed <= 0)
         return !wl_stopping(s->t);
@@ -181,7 +181,7 @@ static void replay_step(wl_thread *t, void *state)
 {
     replay_state *s = state;
     if (s->broken) {
-        wl_wait_until(t, wl_now_ns() + 100000000u);
+        wl_wait_until(t, mono_ns() + 100000000u);
         return;
     }
     trace_record_t rec;
