@@ -37,4 +37,65 @@ typedef struct {
     pool_stats_t stats;
 } pool_export_segment_t;
 
+/* ---------------------------------------------------------------------------
+ * Version 2 (EXPORT_VERSION_2): the same header ideas, plus which allocator
+ * published the figures and the arena map.
+ *
+ *   file = pool_export_header_t, then arena_capacity pool_arena_info_t
+ *          records (arena_record_size bytes each)
+ *
+ * Writers: our shim (allocator POOLALLOC) and the CPython extension that
+ * reads CPython's own pymalloc (allocator PYMALLOC). The map holds the first
+ * arena_records arenas (at most arena_capacity); arenas_in_map_total says how
+ * many the process had, so a reader can tell a capped map. When a process
+ * outgrows the capacity the writer makes a larger file and renames it over
+ * the old one (a reader holding the old file still reads a whole segment).
+ *
+ * `has` says which groups of pool_stats_t fields the allocator really keeps:
+ * CPython's pymalloc has no operation counters, no purging, no thread heaps,
+ * no large-block accounting; a reader leaves out what is not there instead of
+ * showing zeros. Geometry (arena_size, pool_size, num_classes, ...) is the
+ * publisher's own, read from the stats fields: a reader checks it for internal
+ * consistency, and equality with this build only for allocator POOLALLOC.
+ * ------------------------------------------------------------------------- */
+#define EXPORT_VERSION_2     2u
+#define EXPORT_MAX_ARENA_MAP 16384u     /* records; larger maps are capped */
+
+enum {
+    EXPORT_ALLOCATOR_POOLALLOC = 1,     /* this project's allocator */
+    EXPORT_ALLOCATOR_PYMALLOC  = 2,     /* CPython's obmalloc (pymalloc) */
+};
+
+#define EXPORT_HAS_OPS    (1u << 0)     /* ops and per-class mallocs/frees */
+#define EXPORT_HAS_PURGE  (1u << 1)     /* purges, purged_*, purge_delay_ms */
+#define EXPORT_HAS_HEAPS  (1u << 2)     /* heaps, heaps_abandoned */
+#define EXPORT_HAS_LARGE  (1u << 3)     /* large_* */
+#define EXPORT_HAS_CACHE  (1u << 4)     /* blocks_cached */
+#define EXPORT_HAS_MAP    (1u << 5)     /* the arena map follows */
+
+typedef struct {
+    char     magic[8];            /* EXPORT_MAGIC */
+    uint32_t version;             /* EXPORT_VERSION_2 */
+    uint32_t header_size;         /* sizeof(pool_export_header_t) */
+    uint32_t stats_size;          /* sizeof(pool_stats_t) */
+    uint32_t pid;
+    char     comm[16];            /* NUL-padded */
+    uint64_t start_realtime_ns;
+    uint64_t interval_ms;
+    uint64_t seq;                 /* odd while being written (accessed atomically) */
+    uint64_t updated_realtime_ns;
+    uint64_t updates;
+    uint32_t allocator;           /* EXPORT_ALLOCATOR_* */
+    uint32_t has;                 /* EXPORT_HAS_* */
+    char     allocator_version[32]; /* NUL-padded, e.g. "0.2.0" or "3.11.2" */
+    uint64_t metadata_bytes;      /* the allocator's own bookkeeping outside
+                                     the arenas (pymalloc: its radix tree) */
+    uint32_t arena_record_size;   /* sizeof(pool_arena_info_t) */
+    uint32_t arena_capacity;      /* records the file has room for */
+    uint32_t arena_records;       /* records valid in this update */
+    uint32_t reserved;            /* 0 */
+    uint64_t arenas_in_map_total; /* arenas the process had when the map was made */
+    pool_stats_t stats;
+} pool_export_header_t;
+
 #endif

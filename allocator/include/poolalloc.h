@@ -165,7 +165,12 @@ int pool_stats_get(pool_stats_t *out);
 /* Arena map: one record per arena, in address order. Pool 0 of every arena
  * holds the headers of the other 63 (POOL_STATE_HEADER). */
 enum { POOL_STATE_UNTOUCHED = 0, POOL_STATE_USED = 1, POOL_STATE_EMPTY = 2,
-       POOL_STATE_RETURNED = 3, POOL_STATE_HEADER = 4 };
+       POOL_STATE_RETURNED = 3, POOL_STATE_HEADER = 4,
+       /* a further pool of a run of several pools serving one block class
+        * (the run's first pool is USED and carries class, used, blocks) */
+       POOL_STATE_SPAN = 5,
+       /* not usable: lost to arena alignment (CPython's unaligned arenas) */
+       POOL_STATE_ALIGNMENT = 6 };
 typedef struct {
     uint8_t  state;        /* POOL_STATE_* */
     uint8_t  size_class;   /* index; block size = (size_class + 1) * 16 */
