@@ -1,5 +1,5 @@
-# make bench: the allocator benchmarks (bench/README in the top README,
-# section "Benchmarks").
+# make bench: the allocator benchmarks (docs/benchmarks.md says what runs and
+# how to read the tables).
 #
 #   make bench                    install the anchors, build, run every workload
 #   make bench BENCH_QUICK=1      a smoke run: tiny counts, two rounds

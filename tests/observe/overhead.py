@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The cost of recording a trace (POOLMALLOCTRACE) and of exporting
 statistics (POOLMALLOC_EXPORT), against the same program on the shim
-without them. Not a test suite: a measurement for the README.
+without them. Not a test suite: a measurement for docs/observing.md.
 
     python3 tests/observe/overhead.py [--rounds N] [--scale S] [--lines N]
 

@@ -5,7 +5,7 @@
 # /dev/shm into poold's private /dev, but poold runs as a transient user
 # (DynamicUser=yes), so a segment with the default mode 0600, made by
 # another user, cannot be opened: skipped as "open", nothing exported.
-# POOLMALLOC_EXPORT_MODE=0644 on the exporting service is enough; the README's
+# POOLMALLOC_EXPORT_MODE=0644 on the exporting service is enough; docs/observing.md's
 # way adds a directory of its own: a tmpfiles.d line (/run/poolmalloc, sticky
 # and world-writable like /dev/shm), POOLMALLOC_EXPORT=/run/poolmalloc, two
 # keys in poold.conf and a reload. poold's unit keeps every hardening setting.
