@@ -1,4 +1,39 @@
 /*
+ * The allocator's design, beside the structures it explains (docs/allocator.md
+ * says the same for readers of the documentation).
+ *
+ * Size classes. Requests of 1..512 bytes are rounded up to one of 32 classes
+ * of 16 bytes; larger and 0-byte requests go to the system allocator (sys.c,
+ * large.c). Each class is served from pools holding blocks of that size only.
+ *
+ * Fast path. malloc pops the free list of the calling thread's current pool
+ * for the class; free of a block the thread owns pushes it back. Neither takes
+ * a lock nor touches a shared counter. In front of the pools, each heap keeps
+ * up to 8 KiB of blocks per class (at least 16) that it freed last and hands
+ * those out first: a block freed a moment ago is still in the CPU's caches,
+ * and a free/malloc pair then touches no pool header at all.
+ *
+ * Is it ours? Arenas are cut from one 16 GiB range of address space reserved
+ * at start-up (no access, no commit charge: it shows in VSZ, not RSS), so
+ * free() tells our blocks from the system allocator's with one shift and
+ * compare, without reading the block. Arenas beyond the range, or all of them
+ * when RLIMIT_AS is set and nothing could be reserved, are found through one
+ * bit per possible 1 MiB arena.
+ *
+ * Giving memory back. Arenas with free pools are kept sorted by how many they
+ * have and pools are taken from the fullest first (pymalloc's order, re-sorted
+ * in O(1)), so nearly empty arenas drain. An empty pool returns to its arena;
+ * one that stays empty for the purge delay (100 ms by default) has its pages
+ * given back with madvise(MADV_DONTNEED); an arena whose pools are all empty
+ * is unmapped, one kept as a spare.
+ *
+ * Statistics. pool_stats_get() walks every arena under the arena lock (only
+ * pool hand-overs contend for it) and reads each pool header once, so the
+ * byte breakdown (allocated blocks, free blocks, empty / untouched / returned
+ * pools, headers, quantization, alignment) sums exactly to arenas x 1 MiB in
+ * every snapshot. Operation counts are per-thread counters the reader sums.
+ */
+/*
  * Internal definitions shared by the allocator's modules.
  *
  * The picture (compare CPython's Objects/obmalloc.c):
