@@ -1,6 +1,7 @@
 # poold — top-level build. Components add their rules in <dir>/<dir>.mk.
 #
-#   make            build everything into build/
+#   make            build everything into build/ (stops at once, naming them,
+#                   when build packages are missing: `make deps` installs them)
 #   make run        install missing packages, build, start poold
 #   make test       install missing packages, build, run every test suite
 #   make bench      install the anchors, build, run the benchmarks
@@ -37,6 +38,17 @@ deps-test:
 	@scripts/deps.sh test
 deps-bench:
 	@scripts/deps.sh bench
+
+# Plain `make`, and every goal that compiles without installing packages
+# first, checks the build's Debian packages before anything runs: one missing
+# is one line naming it and `make deps`, never a compiler error half-way.
+DEPS_SELF := deps deps-test deps-bench run test bench bench-callgrind asan tsan clean uninstall
+ifneq ($(filter-out $(DEPS_SELF),$(or $(MAKECMDGOALS),all)),)
+DEPS_MISSING := $(shell scripts/deps.sh check build)
+ifneq ($(DEPS_MISSING),)
+$(error $(DEPS_MISSING))
+endif
+endif
 
 include allocator/allocator.mk
 -include daemon/daemon.mk

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages a task needs, if any are missing.
 #   scripts/deps.sh build|test|bench|fuzz|all
+#   scripts/deps.sh check GROUP    only say what is missing (one line, exit 1)
 # Idempotent and quick when everything is present (one dpkg-query).
+# DPKG_QUERY names the dpkg-query to ask (tests point it at a fake one).
 set -euo pipefail
 
 build=(gcc make pkg-config libc6-dev libmicrohttpd-dev libcjson-dev libsystemd-dev
@@ -12,24 +14,36 @@ bench=("${build[@]}" libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev pyt
        python3-dev procps valgrind)
 fuzz=("${build[@]}" clang llvm)
 
+check=0
+if [[ "${1:-}" == check ]]; then check=1; shift; fi
+dpkg_query=${DPKG_QUERY:-dpkg-query}
+
 case "${1:-build}" in
   build) want=("${build[@]}") ;;
   test)  want=("${test[@]}") ;;
   bench) want=("${bench[@]}") ;;
   fuzz)  want=("${fuzz[@]}") ;;
   all)   want=("${test[@]}" "${bench[@]}") ;;
-  *) echo "usage: $0 build|test|bench|fuzz|all" >&2; exit 2 ;;
+  *) echo "usage: $0 [check] build|test|bench|fuzz|all" >&2; exit 2 ;;
 esac
+
+# Not a Debian system: nothing to ask; the build says what it lacks.
+if ! command -v "$dpkg_query" >/dev/null; then exit 0; fi
 
 missing=()
 while read -r pkg status; do
   [[ "$status" == "installed" ]] || missing+=("$pkg")
 done < <(for p in "${want[@]}"; do
-           s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+           s=$("$dpkg_query" -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
            echo "$p ${s:-absent}"
          done | sort -u)
 
 [[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $check -eq 1 ]]; then
+  echo "missing Debian packages: ${missing[*]}; install them with \`make deps\` (or, as root, \`scripts/deps.sh ${1:-build}\`)"
+  exit 1
+fi
 
 echo "deps: installing ${missing[*]}" >&2
 run=()

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Plain `make` on a machine without the build packages: it must stop at once,
+# before any compiler runs, with one line naming the missing Debian packages
+# and the command that installs them. A fake dpkg-query (DPKG_QUERY, which
+# scripts/deps.sh asks) reports chosen packages as not installed and answers
+# for the others as the real one does; a fake compiler records any call.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source tests/lib/tap.sh
+
+tmp=$(mktemp -d /tmp/poold-make-deps.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/dpkg-query" <<'FAKE'
+#!/bin/sh
+# The package is the last argument; FAKE_MISSING lists the "absent" ones.
+for pkg; do :; done
+for m in $FAKE_MISSING; do [ "$m" = "$pkg" ] && { printf 'not-installed'; exit 0; }; done
+exec dpkg-query "$@"
+FAKE
+cat >"$tmp/cc" <<'FAKE'
+#!/bin/sh
+echo "$*" >>"$CC_LOG"
+exit 1
+FAKE
+chmod +x "$tmp/dpkg-query" "$tmp/cc"
+export CC_LOG=$tmp/cc.log
+
+# runs make with the fake tools; output in $tmp/out, status in $status
+fake_make() {
+  local missing=$1; shift
+  rm -f "$CC_LOG"
+  FAKE_MISSING=$missing DPKG_QUERY=$tmp/dpkg-query \
+    timeout 60 make --no-print-directory BUILD="$tmp/build" CC="$tmp/cc" "$@" >"$tmp/out" 2>&1
+  status=$?
+}
+show() { sed 's/^/#   /' "$tmp/out" | head -10; }
+
+for goal in "" all tests install; do
+  fake_make "libmicrohttpd-dev libcjson-dev" ${goal:+"$goal"} DESTDIR="$tmp/dest"
+  name="make${goal:+ $goal}"
+  ok $((status == 0)) "$name without libmicrohttpd-dev, libcjson-dev: fails (status $status)"
+  ok "$([[ $(wc -l <"$tmp/out") -eq 1 ]]; echo $?)" "$name: one line of output" || show
+  ok "$(grep -q 'libmicrohttpd-dev' "$tmp/out" && grep -q 'libcjson-dev' "$tmp/out"; echo $?)" \
+    "$name: the line names both packages" || show
+  ok "$(grep -q 'make deps' "$tmp/out" && grep -q 'scripts/deps.sh build' "$tmp/out"; echo $?)" \
+    "$name: the line names the command that installs them" || show
+  ok "$([[ ! -e $CC_LOG ]]; echo $?)" "$name: no compiler ran"
+  ok "$([[ ! -e $tmp/build && ! -e $tmp/dest ]]; echo $?)" "$name: nothing was built or installed"
+done
+
+# One package of the group, whichever it is, is enough to stop.
+fake_make "zlib1g-dev"
+ok "$([[ $status -ne 0 ]] && grep -q 'missing Debian packages: zlib1g-dev;' "$tmp/out"; echo $?)" \
+  "make without zlib1g-dev alone names it" || show
+
+# Goals that install what they need are not stopped before they can: make
+# reaches their first recipe line, the install (dry run: nothing runs).
+fake_make "libmicrohttpd-dev" -n test
+ok "$([[ $(head -1 "$tmp/out") == "scripts/deps.sh test" ]]; echo $?)" \
+  "make -n test is not stopped by the check (it installs first)" || show
+
+# With every package present (the real dpkg-query answers) make builds: the
+# fake compiler is reached, so the check is not what stops it.
+fake_make ""
+ok "$([[ -s $CC_LOG ]] && ! grep -q 'missing Debian packages' "$tmp/out"; echo $?)" \
+  "with every package present make goes on to the compiler" || show
+
+# scripts/deps.sh check on its own: status and line.
+out=$(FAKE_MISSING=libyaml-dev DPKG_QUERY=$tmp/dpkg-query scripts/deps.sh check build); st=$?
+ok "$([[ $st -eq 1 && $out == *"libyaml-dev"* ]]; echo $?)" "deps.sh check build: status 1 naming libyaml-dev"
+out=$(DPKG_QUERY=$tmp/dpkg-query FAKE_MISSING= scripts/deps.sh check build); st=$?
+ok "$([[ $st -eq 0 && -z $out ]]; echo $?)" "deps.sh check build: silent and 0 when all are present"
+done_testing
