@@ -56,6 +56,8 @@ include allocator/allocator.mk
 -include tests/tests.mk
 -include bench/bench.mk
 -include systemd/systemd.mk
+-include man/man.mk
+-include packaging/deb.mk
 
 # ---- targets that need every component's variables -----------------------
 .PHONY: tests
