@@ -271,30 +271,6 @@ void options_free(options_t *o)
     memset(o, 0, sizeof *o);
 }
 
-static bool dup_field(char **dst, const char *src)
-{
-    return !src || (*dst = strdup(src)) != NULL;
-}
-
-bool options_copy(options_t *dst, const options_t *src)
-{
-    *dst = *src;
-    dst->telemetry_path = dst->web_config_file = dst->workload = dst->config_file = NULL;
-    dst->workload_trace = dst->collector_dir = NULL;
-    dst->n_listen = 0;
-    bool ok = dup_field(&dst->telemetry_path, src->telemetry_path) &&
-              dup_field(&dst->web_config_file, src->web_config_file) &&
-              dup_field(&dst->workload, src->workload) &&
-              dup_field(&dst->workload_trace, src->workload_trace) &&
-              dup_field(&dst->collector_dir, src->collector_dir) &&
-              dup_field(&dst->config_file, src->config_file);
-    for (unsigned i = 0; ok && i < src->n_listen; i++, dst->n_listen++)
-        ok = dup_field(&dst->listen[i], src->listen[i]);
-    if (!ok)
-        options_free(dst);
-    return ok;
-}
-
 static const char *duration_text(int64_t ms, char *out, size_t len)
 {
     if (ms % 1000 == 0)

@@ -76,7 +76,6 @@ size_t flag_index(const flag_t *f);
 
 void options_init(options_t *o);       /* the defaults */
 void options_free(options_t *o);
-bool options_copy(options_t *dst, const options_t *src);
 
 /* Parses value for f into o. Returns 0, or -1 with a reason in err
  * ("invalid value \"x\": expected ..."). */

@@ -104,13 +104,6 @@ void expo_u64(expo_t *e, const char *suffix, const label_t *labels, size_t n, ui
     buf_putc(e->out, '\n');
 }
 
-void expo_i64(expo_t *e, const char *suffix, const label_t *labels, size_t n, int64_t v)
-{
-    sample_head(e, suffix, labels, n);
-    buf_i64(e->out, v);
-    buf_putc(e->out, '\n');
-}
-
 void expo_f64(expo_t *e, const char *suffix, const label_t *labels, size_t n, double v)
 {
     char num[32];

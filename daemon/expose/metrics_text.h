@@ -28,7 +28,6 @@ void expo_init(expo_t *e, buf_t *out, expo_format_t format);
 void expo_family(expo_t *e, const char *name, metric_type_t type, const char *help);
 /* A sample of the current family: its name plus suffix ("" or "_bucket"...). */
 void expo_u64(expo_t *e, const char *suffix, const label_t *labels, size_t n, uint64_t v);
-void expo_i64(expo_t *e, const char *suffix, const label_t *labels, size_t n, int64_t v);
 void expo_f64(expo_t *e, const char *suffix, const label_t *labels, size_t n, double v);
 /* A cumulative histogram: counts[i] observations <= bounds[i], then +Inf = count. */
 void expo_histogram(expo_t *e, const double *bounds, const uint64_t *cumulative, size_t n,

@@ -14,13 +14,6 @@ void buf_free(buf_t *b)
     buf_init(b);
 }
 
-void buf_reset(buf_t *b)
-{
-    b->len = 0;
-    if (b->data)
-        b->data[0] = '\0';
-}
-
 bool buf_reserve(buf_t *b, size_t extra)
 {
     if (b->failed)

@@ -16,7 +16,6 @@ typedef struct {
 
 void buf_init(buf_t *b);
 void buf_free(buf_t *b);
-void buf_reset(buf_t *b);
 bool buf_reserve(buf_t *b, size_t extra);
 void buf_add(buf_t *b, const void *p, size_t n);
 void buf_puts(buf_t *b, const char *s);

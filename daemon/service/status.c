@@ -11,7 +11,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t last_progress;
 static int64_t  last_progress_ms;
 static bool     reload_ok = true;
-static double   reload_success_seconds, start_seconds;
+static double   reload_success_seconds;
 
 static double wall_seconds(void)
 {
@@ -28,7 +28,7 @@ int64_t status_now_ms(void)
 void status_init(void)
 {
     pthread_mutex_lock(&lock);
-    start_seconds = reload_success_seconds = wall_seconds();
+    reload_success_seconds = wall_seconds();
     last_progress_ms = status_now_ms();
     pthread_mutex_unlock(&lock);
 }
@@ -73,4 +73,3 @@ void status_reload_read(bool *last_ok, double *last_success_seconds)
     pthread_mutex_unlock(&lock);
 }
 
-double status_start_seconds(void) { return start_seconds; }

@@ -20,7 +20,6 @@ bool status_workload_healthy(bool idle, char *why, size_t len);
 
 void status_reload_result(bool ok);
 void status_reload_read(bool *last_ok, double *last_success_seconds);
-double status_start_seconds(void);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t status_now_ms(void);
