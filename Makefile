@@ -50,6 +50,15 @@ $(error $(DEPS_MISSING))
 endif
 endif
 
+# Outputs that embed $(PREFIX) (the units' ExecStart, poolalloc.pc) depend on
+# this file, rewritten only when PREFIX changes, so an install for another
+# PREFIX (make deb uses /usr) never ships paths of the previous one.
+.PHONY: FORCE
+FORCE:
+$(BUILD)/prefix: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+
 include allocator/allocator.mk
 -include daemon/daemon.mk
 -include tools/tools.mk

@@ -26,7 +26,7 @@ $(BUILD)/libpoolalloc.so: $(ALLOC_OBJ)
 $(BUILD)/libpoolmalloc.so: $(SHIM_OBJ)
 	$(CC) -shared -Wl,-soname,libpoolmalloc.so -Wl,-Bsymbolic-functions $(LDFLAGS) -o $@ $^ $(LDLIBS) -ldl
 
-$(BUILD)/poolalloc.pc: allocator/poolalloc.pc.in allocator/include/poolalloc.h
+$(BUILD)/poolalloc.pc: allocator/poolalloc.pc.in allocator/include/poolalloc.h $(BUILD)/prefix
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 

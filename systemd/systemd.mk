@@ -12,16 +12,12 @@ SYSTEMD_UNITS   := $(BUILD)/systemd/poold.service $(BUILD)/systemd/poold.socket
 
 all: $(SYSTEMD_UNITS)
 
-# Rewritten when PREFIX changes, so the units never point at another install.
-$(BUILD)/systemd/prefix: FORCE
+# $(BUILD)/prefix changes with PREFIX, so the units never point at another install.
+$(BUILD)/systemd/%: systemd/% $(BUILD)/prefix
 	@mkdir -p $(@D)
-	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
-
-$(BUILD)/systemd/%: systemd/% $(BUILD)/systemd/prefix
 	sed 's|^ExecStart=/usr/local/bin/poold|ExecStart=$(PREFIX)/bin/poold|' $< > $@.tmp && mv $@.tmp $@
 
-.PHONY: install-systemd uninstall-systemd FORCE
-FORCE:
+.PHONY: install-systemd uninstall-systemd
 install: install-systemd
 install-systemd: $(SYSTEMD_UNITS)
 	install -d $(DESTDIR)$(SYSTEMD_UNITDIR)
