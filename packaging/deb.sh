@@ -35,7 +35,7 @@ Upstream-Name: poold
 Comment: built from the poold source tree with make deb.
 
 Files: *
-Copyright: the poold authors
+Copyright: $(date -u -d "@$epoch" +%Y) the poold authors
 License: unspecified
  The poold source tree states no license; see its README.md.
 COPY
