@@ -91,7 +91,10 @@ answers_200() { [[ $(get /metrics) == 200 ]]; }
 sdpkg() { flock /tmp/apt.lock timeout 120 nsenter -t "$SB_PID" -a dpkg "$@"; }
 deb_abs=$(realpath "$DEB")
 
-# A fresh machine: no poold from anywhere else (inside the overlay only).
+# A fresh machine: no poold from anywhere else, and no policy-rc.d (a
+# container image's "start no services", which the maintainer scripts honour
+# through deb-systemd-invoke); inside the overlay only.
+sb rm -f /usr/sbin/policy-rc.d
 sb rm -rf /etc/poold /usr/local/lib/systemd/system/poold.service /usr/local/lib/systemd/system/poold.socket \
   /etc/systemd/system/poold.service /etc/systemd/system/poold.socket
 out=$(sdpkg -i "$deb_abs" 2>&1)
@@ -122,7 +125,11 @@ ok_out $? "a program built with pkg-config poolalloc links /usr/lib/libpoolalloc
 out=$(sb bash -c 'POOLMALLOCSTATS=1 LD_PRELOAD=/usr/lib/libpoolmalloc.so /bin/true 2>&1 >/dev/null' 2>&1)
 ok_out "$([[ -n $out ]]; echo $?)" "LD_PRELOAD=/usr/lib/libpoolmalloc.so runs a program (POOLMALLOCSTATS report)" "$out"
 
-# An upgrade (the same package again) restarts a running poold.
+# The administrator enables the socket; an upgrade (the same package again)
+# restarts the running poold.
+out=$(sb systemctl enable poold.socket 2>&1)
+ok_out $? "systemctl enable poold.socket" "$out"
+WANTS=/etc/systemd/system/sockets.target.wants/poold.socket
 pid=$(prop MainPID)
 out=$(sdpkg -i "$deb_abs" 2>&1)
 ok_out $? "dpkg -i again (upgrade)" "$out"
@@ -152,6 +159,7 @@ check "no poold process is left" bash -c "! timeout 5 nsenter -t $SB_PID -a pgre
 check "the conffile is kept, with the edit" sb grep -qx 'log.level = debug' /etc/poold/poold.conf
 out=$(sdpkg -P poold 2>&1)
 ok_out $? "dpkg -P poold" "$out"
+check "the socket's enablement is gone after purge (no $WANTS)" sb bash -c "! test -e $WANTS -o -L $WANTS"
 check "the conffile and /etc/poold are gone after purge" sb bash -c '! test -e /etc/poold'
 check "dpkg knows nothing of poold after purge" bash -c "! timeout 5 nsenter -t $SB_PID -a dpkg-query -W poold"
 
