@@ -31,13 +31,17 @@ esac
 # Not a Debian system: nothing to ask; the build says what it lacks.
 if ! command -v "$dpkg_query" >/dev/null; then exit 0; fi
 
-missing=()
+# One dpkg-query for all of them (every make asks, via `check`). A package
+# it does not know prints nothing; one of several architectures counts as
+# installed when any is.
+declare -A state=()
 while read -r pkg status; do
-  [[ "$status" == "installed" ]] || missing+=("$pkg")
-done < <(for p in "${want[@]}"; do
-           s=$("$dpkg_query" -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-           echo "$p ${s:-absent}"
-         done | sort -u)
+  [[ ${state[$pkg]:-} == installed ]] || state[$pkg]=$status
+done < <("$dpkg_query" -W -f='${Package} ${db:Status-Status}\n' "${want[@]}" 2>/dev/null || true)
+missing=()
+for p in $(printf '%s\n' "${want[@]}" | sort -u); do
+  [[ ${state[$p]:-absent} == installed ]] || missing+=("$p")
+done
 
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 

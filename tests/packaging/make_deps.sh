@@ -12,10 +12,9 @@ tmp=$(mktemp -d /tmp/poold-make-deps.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/dpkg-query" <<'FAKE'
 #!/bin/sh
-# The package is the last argument; FAKE_MISSING lists the "absent" ones.
-for pkg; do :; done
-for m in $FAKE_MISSING; do [ "$m" = "$pkg" ] && { printf 'not-installed'; exit 0; }; done
-exec dpkg-query "$@"
+# The real answer ("PACKAGE STATUS" lines), with the packages FAKE_MISSING
+# lists turned into ones that are not installed.
+dpkg-query "$@" | awk -v missing=" $FAKE_MISSING " 'index(missing, " " $1 " ") { $2 = "not-installed" } { print }'
 FAKE
 cat >"$tmp/cc" <<'FAKE'
 #!/bin/sh
