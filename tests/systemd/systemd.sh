@@ -116,6 +116,10 @@ check "poold.service is loaded from $UNITDIR" \
 check "ExecStart is the installed binary with --web.systemd-socket" \
   sb grep -qx 'ExecStart=/usr/local/bin/poold --web.systemd-socket' "$UNITDIR/poold.service"
 check "the default config is installed at $CONF" sb test -s "$CONF"
+# (Debian's /usr/local/man is a link to share/man: compare real paths.)
+page=$(sb man -w poold 2>/dev/null)
+ok "$([[ -n $page && $(sb realpath "$page") == /usr/local/share/man/man8/poold.8 ]]; echo $?)" \
+  "man poold finds the installed page: ${page:-none}"
 out=$(sb systemd-analyze verify "$UNITDIR/poold.socket" "$UNITDIR/poold.service" 2>&1)
 ok_out $? "systemd-analyze verify of the installed units exits 0" "$out"
 ok_out "$([[ -z "$out" ]]; echo $?)" "systemd-analyze verify prints nothing" "$out"
