@@ -86,11 +86,12 @@ sb_start() {
   done
   [[ "$(cat "/proc/$SB_PID/comm" 2>/dev/null)" == systemd ]] || { SB_ERROR="systemd did not start"; return 1; }
   SB_PIDNS=$(readlink "/proc/$SB_PID/ns/pid")
-  # The manager's bus appears a moment after it starts.
-  local state
-  for ((i = 0; i < 100; i++)); do
+  # The manager's bus appears a moment after it starts (many seconds on a
+  # loaded machine: wait up to $SB_TIMEOUT for it, not a fixed count).
+  local state end=$((SECONDS + SB_TIMEOUT))
+  while :; do
     state=$(timeout 5 nsenter -t "$SB_PID" -a systemctl is-system-running 2>&1)
-    [[ "$state" == *"Failed to connect"* ]] || break
+    [[ "$state" == *"Failed to connect"* && $SECONDS -lt $end ]] || break
     sleep 0.1
   done
   state=$(timeout "$SB_TIMEOUT" nsenter -t "$SB_PID" -a systemctl is-system-running --wait 2>&1)
