@@ -6,6 +6,7 @@
 #   make test       install missing packages, build, run every test suite
 #   make bench      install the anchors, build, run the benchmarks
 #   make asan|tsan  the unit and stress tests under the sanitizers
+#   make lint       cppcheck over the C sources
 #   make install    PREFIX=/usr/local DESTDIR=
 
 .DEFAULT_GOAL := all
@@ -26,7 +27,7 @@ override LDFLAGS += -fsanitize=$(SAN)
 endif
 LDLIBS  += -pthread
 
-.PHONY: all deps deps-test deps-bench run test bench install uninstall clean asan tsan fuzz
+.PHONY: all deps deps-test deps-bench deps-lint run test bench install uninstall clean asan tsan fuzz lint
 all:
 
 # Suites that also run under ASan/UBSan and TSan (a regex over suite names).
@@ -38,11 +39,13 @@ deps-test:
 	@scripts/deps.sh test
 deps-bench:
 	@scripts/deps.sh bench
+deps-lint:
+	@scripts/deps.sh lint
 
 # Plain `make`, and every goal that compiles without installing packages
 # first, checks the build's Debian packages before anything runs: one missing
 # is one line naming it and `make deps`, never a compiler error half-way.
-DEPS_SELF := deps deps-test deps-bench run test bench bench-callgrind asan tsan clean uninstall
+DEPS_SELF := deps deps-test deps-bench deps-lint run test bench bench-callgrind asan tsan clean uninstall lint
 ifneq ($(filter-out $(DEPS_SELF),$(or $(MAKECMDGOALS),all)),)
 DEPS_MISSING := $(shell scripts/deps.sh check build)
 ifneq ($(DEPS_MISSING),)
@@ -83,6 +86,10 @@ asan: deps-test
 tsan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread OPT=-O1 tests
 	@BUILD=build/tsan TESTS='$(SANITIZER_SUITES)' tests/run.sh
+
+# cppcheck over the C sources (scripts/lint.sh); no build needed.
+lint: deps-lint
+	@scripts/lint.sh
 
 clean:
 	rm -rf build

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages a task needs, if any are missing.
-#   scripts/deps.sh build|test|bench|fuzz|all
+#   scripts/deps.sh build|test|bench|fuzz|lint|all
 #   scripts/deps.sh check GROUP    only say what is missing (one line, exit 1)
 # Idempotent and quick when everything is present (one dpkg-query).
 # DPKG_QUERY names the dpkg-query to ask (tests point it at a fake one).
@@ -14,6 +14,7 @@ test=("${build[@]}" curl prometheus python3 python3-yaml procps psmisc util-linu
 bench=("${build[@]}" libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev python3
        python3-dev procps valgrind)
 fuzz=("${build[@]}" clang llvm)
+lint=(cppcheck)
 
 check=0
 if [[ "${1:-}" == check ]]; then check=1; shift; fi
@@ -24,8 +25,9 @@ case "${1:-build}" in
   test)  want=("${test[@]}") ;;
   bench) want=("${bench[@]}") ;;
   fuzz)  want=("${fuzz[@]}") ;;
+  lint)  want=("${lint[@]}") ;;
   all)   want=("${test[@]}" "${bench[@]}") ;;
-  *) echo "usage: $0 [check] build|test|bench|fuzz|all" >&2; exit 2 ;;
+  *) echo "usage: $0 [check] build|test|bench|fuzz|lint|all" >&2; exit 2 ;;
 esac
 
 # Not a Debian system: nothing to ask; the build says what it lacks.
