@@ -7,9 +7,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
+source tests/systemd/sandbox.sh
 
 tmp=$(mktemp -d /tmp/poold-make-deps.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap 'sb_stop; rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
 cat >"$tmp/dpkg-query" <<'FAKE'
 #!/bin/sh
 # The real answer ("PACKAGE STATUS" lines), with the packages FAKE_MISSING
@@ -69,4 +71,26 @@ out=$(FAKE_MISSING=libyaml-dev DPKG_QUERY=$tmp/dpkg-query scripts/deps.sh check 
 ok "$([[ $st -eq 1 && $out == *"libyaml-dev"* ]]; echo $?)" "deps.sh check build: status 1 naming libyaml-dev"
 out=$(DPKG_QUERY=$tmp/dpkg-query FAKE_MISSING= scripts/deps.sh check build); st=$?
 ok "$([[ $st -eq 0 && -z $out ]]; echo $?)" "deps.sh check build: silent and 0 when all are present"
+
+# The real thing: a machine where the packages really are missing. In the
+# sandbox's throwaway overlay of this machine's root, dpkg removes two of them
+# (their headers go with them); make must say so, not fail in the compiler.
+if reason=$(sb_unavailable); then
+  skip "make where libmicrohttpd-dev and libcjson-dev are really removed" "$reason"
+  done_testing; exit
+fi
+if ! sb_start "$tmp/sandbox.log"; then
+  ok 1 "boot the sandbox: $SB_ERROR"; done_testing; exit
+fi
+out=$(flock /tmp/apt.lock timeout 120 nsenter -t "$SB_PID" -a \
+      dpkg -r --force-depends libmicrohttpd-dev libcjson-dev 2>&1)
+ok $? "in the sandbox: dpkg -r libmicrohttpd-dev libcjson-dev" || printf '%s\n' "$out" | tail -5 | sed 's/^/#   /'
+check "in the sandbox: microhttpd.h is gone" sb bash -c '! test -e /usr/include/microhttpd.h'
+out=$(SB_TIMEOUT=60 sb bash -c "cd '$PWD' && make --no-print-directory BUILD=/tmp/fresh-build" 2>&1); status=$?
+ok "$([[ $status -ne 0 && $(wc -l <<<"$out") -eq 1 ]]; echo $?)" "make there fails with one line (status $status)" ||
+  printf '%s\n' "$out" | head -5 | sed 's/^/#   /'
+ok "$([[ $out == *libcjson-dev* && $out == *libmicrohttpd-dev* && $out == *"make deps"* ]]; echo $?)" \
+  "the line names both packages and make deps: $out"
+check "no compiler ran there (nothing built)" sb bash -c '! test -e /tmp/fresh-build'
+sb_stop
 done_testing
