@@ -28,7 +28,10 @@ fail() { echo "deb.sh: $*" >&2; exit 1; }
 find "$root/usr/share/man" -type f ! -name '*.gz' -exec gzip -9nf {} +
 doc=$root/usr/share/doc/poold
 install -d "$doc"
+# The README and its docs/ pages, laid out as in the tree so its links work.
 install -m 644 "$project/README.md" "$doc/README.md"
+install -d "$doc/docs"
+find "$project/docs" -maxdepth 1 -type f \( -name '*.md' -o -name '*.png' \) -exec install -m 644 {} "$doc/docs/" \;
 cat >"$doc/copyright" <<COPY
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: poold
