@@ -4,7 +4,7 @@
 # Idempotent and quick when everything is present (one dpkg-query).
 set -euo pipefail
 
-build=(gcc make pkg-config libc6-dev libmicrohttpd-dev libcjson-dev libsystemd-dev
+build=(gcc make pkg-config libc6-dev libmicrohttpd-dev libcjson-dev libsystemd-dev python3-dev
        libyaml-dev zlib1g-dev libcrypt-dev)
 test=("${build[@]}" curl prometheus python3 python3-yaml procps psmisc util-linux mount iproute2 systemd
       git coreutils gawk diffutils clang llvm openssl apache2-utils strace)
