@@ -29,7 +29,7 @@ $(OBSERVE_PROGS): $(BUILD)/tests/observe/%: tests/observe/%.c
 	$(CC) $(CFLAGS) -MMD $< $(LDFLAGS) $(LDLIBS) -o $@
 
 # libFuzzer target for the trace reader and model (clang): build/fuzz/fuzz_trace.
-# (The segment reader's target, daemon/fuzz_segment.c, is built by daemon.mk
+# (The segment reader's target, tests/fuzz/fuzz_segment.c, is built by daemon.mk
 # with the collector and the exposition around it.)
 TOOLS_FUZZ_CC ?= clang
 $(BUILD)/fuzz/fuzz_trace: tools/fuzz_trace.c $(READERS_SRC) $(wildcard allocator/trace/*.h)

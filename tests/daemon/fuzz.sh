@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# daemon-fuzz: the libFuzzer targets (daemon/fuzz_*.c: config file and
+# daemon-fuzz: the libFuzzer targets (tests/fuzz/fuzz_*.c: config file and
 # flags, HTTP request handling and negotiation, the web config YAML, the
 # exposition encoder's escaping), each run for FUZZ_SECONDS (default 20)
 # from the seed corpus in tests/daemon/fuzz-corpus, after replaying it.

@@ -2,7 +2,7 @@
 # observe-fuzz: libFuzzer on the readers of what the shim writes.
 #   fuzz_trace    (tools/fuzz_trace.c)    trace reader + trace model, replaying
 #                                         into real heap blocks under ASan/LSan
-#   fuzz_segment  (daemon/fuzz_segment.c) segment reader + the process collector
+#   fuzz_segment  (tests/fuzz/fuzz_segment.c) segment reader + the process collector
 #                                         + /metrics (both formats) and /stats
 # Each replays its seed corpus (tests/observe/fuzz-corpus: hand-made traces,
 # real traces, a real segment), then runs FUZZ_SECONDS (default 20) from the
