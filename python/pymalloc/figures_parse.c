@@ -76,7 +76,7 @@ static bool parse_count(const char *s, uint64_t *out)
     int group = 0, groups = 0;
     for (; *s && *s != ' '; s++) {
         if (*s == ',') {
-            if (group == 0 || (groups > 0 && group != 3))
+            if (group == 0 || group > 3 || (groups > 0 && group != 3))
                 return false;
             groups++;
             group = 0;

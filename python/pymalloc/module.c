@@ -269,18 +269,14 @@ static PyObject *class_table(const pymalloc_figures_t *f)
     return list;
 }
 
-/* What a read finds, as a dict (the same figures publish() exports). */
-static PyObject *py_snapshot(PyObject *self, PyObject *noargs)
+/* A reading's figures as a dict (the same figures publish() exports). */
+static PyObject *figures_dict(const reading_t *r)
 {
-    (void)self, (void)noargs;
-    reading_t r;
-    if (!take_reading(&r, true)) {
-        reading_free(&r);
-        return raise_unavailable(&r);
-    }
-    const pymalloc_figures_t *f = &r.f;
+    const pymalloc_figures_t *f = &r->f;
     PyObject *classes = class_table(f);
-    PyObject *d = classes ? Py_BuildValue(
+    if (!classes)
+        return NULL;
+    return Py_BuildValue(
         "{sIsIsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsNsKsKsO}",
         "small_threshold", f->small_threshold, "num_classes", f->num_classes,
         "arena_size", (unsigned long long)f->arena_size,
@@ -298,14 +294,41 @@ static PyObject *py_snapshot(PyObject *self, PyObject *noargs)
         "quantization_bytes", (unsigned long long)f->quantization,
         "alignment_bytes", (unsigned long long)f->alignment_lost,
         "radix_tree_bytes", (unsigned long long)f->radix_bytes,
-        "untouched_pools", (unsigned long long)r.st.pools_untouched,
-        "empty_pools", (unsigned long long)r.st.pools_empty,
+        "untouched_pools", (unsigned long long)r->st.pools_untouched,
+        "empty_pools", (unsigned long long)r->st.pools_empty,
         "classes", classes,
-        "map_arenas", (unsigned long long)(r.map_ok ? r.records : 0),
+        "map_arenas", (unsigned long long)(r->map_ok ? r->records : 0),
         "gil_hold_ns", (unsigned long long)timing.last_ns,
-        "map", r.map_ok ? Py_True : Py_False) : NULL;
+        "map", r->map_ok ? Py_True : Py_False);
+}
+
+static PyObject *py_snapshot(PyObject *self, PyObject *noargs)
+{
+    (void)self, (void)noargs;
+    reading_t r;
+    if (!take_reading(&r, true)) {
+        reading_free(&r);
+        return raise_unavailable(&r);
+    }
+    PyObject *d = figures_dict(&r);
     reading_free(&r);
     return d;
+}
+
+/* The checks on a report given as text (what the publisher would refuse). */
+static PyObject *py_parse(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    Py_ssize_t len;
+    const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (!text)
+        return NULL;
+    static reading_t r;                 /* big; the GIL serialises this */
+    memset(&r, 0, sizeof r);
+    if (!figures_parse(text, (size_t)len, &r.f, r.why, sizeof r.why) ||
+        !stats_fill(&r.f, &r.st, r.why, sizeof r.why))
+        return raise_unavailable(&r);
+    return figures_dict(&r);
 }
 
 static PyObject *py_allocator(PyObject *self, PyObject *noargs)
@@ -351,6 +374,8 @@ static PyMethodDef methods[] = {
     { "publish", py_publish, METH_NOARGS,
       "Read pymalloc now and update this process's segment (made at the first call)." },
     { "snapshot", py_snapshot, METH_NOARGS, "Read pymalloc now; the figures as a dict." },
+    { "parse", py_parse, METH_O,
+      "parse(report): the figures of a _PyObject_DebugMallocStats report, checked." },
     { "withdraw", py_withdraw, METH_NOARGS, "Remove this process's segment." },
     { "forget", py_forget, METH_NOARGS,
       "In a forked child: drop the parent's segment without removing its file." },

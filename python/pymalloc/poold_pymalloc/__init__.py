@@ -21,6 +21,7 @@ POOLD_PYMALLOC_EXPORT_MODE (octal, within 0644, default 0600).
 import atexit
 import glob
 import os
+import stat
 import sys
 import threading
 
@@ -62,6 +63,7 @@ class _Publisher:
         self._thread = None
 
     def start(self):
+        _sweep(self.directory)
         _native.configure(self.directory, self.mode, max(10, int(self.interval * 1000)))
         _native.publish()                # refuses here, before a thread exists
         self._stop.clear()
@@ -85,6 +87,46 @@ class _Publisher:
             t.join()
         self._thread = None
         _native.withdraw()
+        _sweep(self.directory)
+
+
+_ALLOCATOR_OFFSET = 80     # pool_export_header_t.allocator
+
+
+def _sweep(directory):
+    """Remove pymalloc segments of this user's processes that died without
+    removing theirs (SIGKILL, SIGTERM: e.g. multiprocessing's Pool.terminate()).
+    A reader already ignores them (the pid is gone); this keeps the directory
+    from filling up. Only regular files of our own user, of dead pids, that are
+    pymalloc segments."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    me, uid = os.getpid(), os.geteuid()
+    for name in names:
+        pid = name[len("poolmalloc."):]
+        if not name.startswith("poolmalloc.") or not pid.isdigit() or int(pid) == me:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            st = os.lstat(path)
+            if not (stat.S_ISREG(st.st_mode) and st.st_uid == uid):
+                continue
+            os.kill(int(pid), 0)
+            continue                     # alive (or reused): not ours to touch
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        try:
+            with open(path, "rb") as f:
+                head = f.read(_ALLOCATOR_OFFSET + 4)
+            if (head[:8] == b"POOLSHM1" and head[8:12] == (2).to_bytes(4, "little") and
+                    head[_ALLOCATOR_OFFSET:] == (2).to_bytes(4, "little")):
+                os.unlink(path)
+        except OSError:
+            pass
 
 
 def _check_interval(interval):

@@ -55,7 +55,7 @@ def parse(argv):
 def main():
     import poold_pymalloc
     opts, module, script, argv = parse(sys.argv[1:])
-    if script is not None and not os.path.isfile(script):
+    if script is not None and not os.path.exists(script):
         sys.stderr.write("poold_pymalloc: can't open file %r\n" % script)
         sys.exit(2)
     try:
