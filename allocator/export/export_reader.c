@@ -307,19 +307,6 @@ export_error_t export_read_fd(int fd, uint32_t pid, bool want_map, export_snapsh
     return export_why(EXPORT_ERR_VERSION, why, len, "unsupported segment version %u", version);
 }
 
-export_error_t export_read(const char *path, uint32_t pid, bool want_map, export_snapshot_t *out,
-                           char *why, size_t len)
-{
-    memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0)
-        return export_why(errno == ELOOP ? EXPORT_ERR_NOT_REGULAR : EXPORT_ERR_OPEN, why, len,
-                        "%s", errno == ELOOP ? "a symbolic link" : strerror(errno));
-    export_error_t e = export_read_fd(fd, pid, want_map, out, why, len);
-    close(fd);
-    return e;
-}
-
 void export_snapshot_free(export_snapshot_t *s)
 {
     free(s->map);

@@ -50,14 +50,12 @@ typedef enum {
 
 const char *export_error_name(export_error_t e);
 
-/* Reads path, which must be a segment of process `pid` (0: any). Returns
- * EXPORT_OK, or the reason with a sentence in why. Never follows a symlink,
- * never blocks on a fifo. With want_map, the arena map (if the segment has
- * one) is read and checked too; without, it is neither read nor kept.
- * On EXPORT_OK release *out with export_snapshot_free. */
-export_error_t export_read(const char *path, uint32_t pid, bool want_map, export_snapshot_t *out,
-                           char *why, size_t len);
-/* The same from an open descriptor (which it does not close). */
+/* Reads the segment open on fd (which it does not close), which must be a
+ * segment of process `pid` (0: any). Returns EXPORT_OK, or the reason with a
+ * sentence in why. The caller opens it with O_NOFOLLOW | O_NONBLOCK, so a
+ * symlink or a fifo never gets this far. With want_map, the arena map (if
+ * the segment has one) is read and checked too; without, it is neither
+ * read nor kept. On EXPORT_OK release *out with export_snapshot_free. */
 export_error_t export_read_fd(int fd, uint32_t pid, bool want_map, export_snapshot_t *out,
                               char *why, size_t len);
 void export_snapshot_free(export_snapshot_t *s);

@@ -197,7 +197,7 @@ EOF
 
 # Version 1 (an older shim; the committed seed) and a pymalloc segment are read too.
 sleep 60 & S3=$!; sleep 60 & S4=$!; TEST_PIDS+=("$S3" "$S4")
-$MKSEG tests/observe/fuzz-corpus/segment/python3 "$D/poolmalloc.$S3" pid="$S3" start=now updated=now
+$MKSEG tests/fuzz/corpus/segment/python3 "$D/poolmalloc.$S3" pid="$S3" start=now updated=now
 $MKSEG "$TMP/template" "$D/poolmalloc.$S4" pid="$S4" start=now updated=now pymalloc=1
 s=$(scrape)
 grep -q "^poold_process_info{pid=\"$S3\",comm=\"python3\",allocator=\"poolalloc\"} 1" <<<"$s"
