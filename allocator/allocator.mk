@@ -48,7 +48,7 @@ install-allocator: $(ALLOC_LIBS) $(BUILD)/poolalloc.pc
 # daemon and the tools: build/libpoolreaders.a with -Iallocator/trace
 # -Iallocator/export.
 READERS_SRC := allocator/trace/trace_reader.c allocator/trace/trace_model.c \
-               allocator/export/export_reader.c
+               allocator/export/export_reader.c allocator/export/export_valid.c
 READERS_OBJ := $(READERS_SRC:allocator/%.c=$(BUILD)/obj/readers/%.o)
 READERS_CFLAGS := -Iallocator/trace -Iallocator/export
 

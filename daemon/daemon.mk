@@ -1,5 +1,5 @@
-# poold, the daemon: build/poold, its fuzz targets (make fuzz), make run and
-# make install-daemon.
+# poold, the daemon: build/poold, make run and make install-daemon (its fuzz
+# targets are tests/fuzz/fuzz.mk's).
 
 # The sources: main.c and one folder a layer, highest first. The include
 # rule: a file includes headers of its own folder and of folders after it in
@@ -50,34 +50,3 @@ install-daemon: $(BUILD)/poold
 	  echo "install -m 644 daemon/config/poold.conf $(DESTDIR)$(SYSCONFDIR)/poold/poold.conf"; \
 	  install -m 644 daemon/config/poold.conf $(DESTDIR)$(SYSCONFDIR)/poold/poold.conf; \
 	fi
-
-# ---- fuzz targets (clang, libFuzzer) -----------------------------------------
-# Each tests/fuzz/fuzz_NAME.c becomes build/fuzz/fuzz_NAME, linked with the daemon
-# objects (except main.c) built again with the fuzzer's instrumentation.
-FUZZ_CC     ?= clang
-FUZZ_BUILD  := $(BUILD)/fuzz
-FUZZ_SAN    := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SRC    := $(filter-out tests/fuzz/fuzz_trace.c,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_BINS   := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_OBJ    := $(filter-out $(FUZZ_BUILD)/obj/main.o,$(DAEMON_SRC:daemon/%.c=$(FUZZ_BUILD)/obj/%.o))
-FUZZ_ALLOC  := $(ALLOC_SRC:allocator/src/%.c=$(FUZZ_BUILD)/obj/alloc/%.o) \
-               $(READERS_SRC:allocator/%.c=$(FUZZ_BUILD)/obj/readers/%.o)
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -fPIC -pthread $(WARN) -Iallocator/include $(DAEMON_CFLAGS)
-
-$(FUZZ_BUILD)/obj/%.o: daemon/%.c
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -MMD -MP -c $< -o $@
-$(FUZZ_BUILD)/obj/fuzz_%.o: tests/fuzz/fuzz_%.c
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -MMD -MP -c $< -o $@
-$(FUZZ_BUILD)/obj/alloc/%.o: allocator/src/%.c
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(ALLOC_CFLAGS) $(FUZZ_SAN) -MMD -c $< -o $@
-$(FUZZ_BUILD)/obj/readers/%.o: allocator/%.c
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(READERS_CFLAGS) $(FUZZ_SAN) -MMD -c $< -o $@
-$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/fuzz_%.o $(FUZZ_OBJ) $(FUZZ_ALLOC)
-	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(DAEMON_LIBS) -pthread
-
-.PHONY: fuzz
-fuzz: $(FUZZ_BINS)

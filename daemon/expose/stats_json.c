@@ -27,16 +27,20 @@ static cJSON *object_of(const field_t *f, size_t n)
 #define OBJECT(...) object_of((const field_t[]){ __VA_ARGS__ }, \
                               sizeof((const field_t[]){ __VA_ARGS__ }) / sizeof(field_t))
 
-static cJSON *size_classes(const pool_stats_t *st)
+static cJSON *size_classes(const pool_stats_t *st, uint32_t has)
 {
     cJSON *a = cJSON_CreateArray();
-    for (unsigned c = 0; a && c < st->num_classes; c++) {
+    for (unsigned c = 0; a && c < st->num_classes && c < POOL_NUM_CLASSES; c++) {
         const pool_class_stats_t *k = &st->classes[c];
-        cJSON_AddItemToArray(a, OBJECT({ "size", k->size }, { "blocks_per_pool", k->blocks_per_pool },
-                                        { "pools", k->pools }, { "full_pools", k->pools_full },
-                                        { "blocks_allocated", k->blocks_allocated },
-                                        { "blocks_free", k->blocks_free },
-                                        { "allocations", k->mallocs }, { "frees", k->frees }));
+        cJSON *o = OBJECT({ "size", k->size }, { "blocks_per_pool", k->blocks_per_pool },
+                          { "pools", k->pools }, { "full_pools", k->pools_full },
+                          { "blocks_allocated", k->blocks_allocated },
+                          { "blocks_free", k->blocks_free });
+        if (has & EXPORT_HAS_OPS) {
+            cJSON_AddNumberToObject(o, "allocations", (double)k->mallocs);
+            cJSON_AddNumberToObject(o, "frees", (double)k->frees);
+        }
+        cJSON_AddItemToArray(a, o);
     }
     return a;
 }
@@ -58,8 +62,9 @@ static cJSON *large(const pool_stats_t *st)
     return o;
 }
 
-/* Every figure of one snapshot: poold's own, or a process's. */
-static cJSON *allocator_figures(const pool_stats_t *st)
+/* Every figure of one snapshot: poold's own, or a process's, leaving out
+ * the groups (EXPORT_HAS_*) its allocator does not keep. */
+static cJSON *allocator_figures(const pool_stats_t *st, uint32_t has)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "geometry",
@@ -82,26 +87,45 @@ static cJSON *allocator_figures(const pool_stats_t *st)
     cJSON_AddItemToObject(o, "pools",
         OBJECT({ "used", st->pools_used }, { "empty", st->pools_empty },
                { "untouched", st->pools_untouched }, { "returned", st->pools_returned }));
-    cJSON_AddItemToObject(o, "size_classes", size_classes(st));
-    cJSON_AddItemToObject(o, "large", large(st));
+    cJSON_AddItemToObject(o, "size_classes", size_classes(st, has));
+    if (has & EXPORT_HAS_LARGE)
+        cJSON_AddItemToObject(o, "large", large(st));
     const pool_ops_t *p = &st->ops;
-    cJSON_AddItemToObject(o, "operations",
-        OBJECT({ "malloc", p->malloc }, { "free", p->free }, { "calloc", p->calloc },
-               { "realloc", p->realloc }, { "realloc_inplace", p->realloc_inplace },
-               { "aligned", p->aligned }, { "remote_free", p->remote_free }, { "failed", p->failed }));
-    cJSON_AddItemToObject(o, "purge",
-        OBJECT({ "purges", st->purges }, { "purged_pools", st->purged_pools },
-               { "purged_bytes", st->purged_bytes }, { "delay_ms", (double)st->purge_delay_ms }));
-    cJSON_AddItemToObject(o, "threads",
-        OBJECT({ "heaps", st->heaps }, { "heaps_abandoned", st->heaps_abandoned }));
+    if (has & EXPORT_HAS_OPS)
+        cJSON_AddItemToObject(o, "operations",
+            OBJECT({ "malloc", p->malloc }, { "free", p->free }, { "calloc", p->calloc },
+                   { "realloc", p->realloc }, { "realloc_inplace", p->realloc_inplace },
+                   { "aligned", p->aligned }, { "remote_free", p->remote_free },
+                   { "failed", p->failed }));
+    if (has & EXPORT_HAS_PURGE)
+        cJSON_AddItemToObject(o, "purge",
+            OBJECT({ "purges", st->purges }, { "purged_pools", st->purged_pools },
+                   { "purged_bytes", st->purged_bytes },
+                   { "delay_ms", (double)st->purge_delay_ms }));
+    if (has & EXPORT_HAS_HEAPS)
+        cJSON_AddItemToObject(o, "threads",
+            OBJECT({ "heaps", st->heaps }, { "heaps_abandoned", st->heaps_abandoned }));
     return o;
 }
 
 static cJSON *allocator(const pool_stats_t *st)
 {
-    cJSON *o = allocator_figures(st);
+    cJSON *o = allocator_figures(st, ~0u);
     cJSON_AddStringToObject(o, "allocators", pool_allocators_name());
     return o;
+}
+
+/* What a process's segment says about itself: which allocator, which
+ * segment version, how much of its map. */
+static void process_segment(cJSON *o, const export_snapshot_t *p)
+{
+    cJSON_AddStringToObject(o, "allocator_name", export_allocator_name(p->allocator));
+    cJSON_AddStringToObject(o, "allocator_version", p->allocator_version);
+    cJSON_AddNumberToObject(o, "segment_version", p->version);
+    if (p->version >= EXPORT_VERSION_2)
+        cJSON_AddNumberToObject(o, "metadata_bytes", (double)p->metadata_bytes);
+    if (p->has & EXPORT_HAS_MAP)
+        cJSON_AddNumberToObject(o, "map_arenas", (double)p->map_total);
 }
 
 /* The process collector: "processes" (one object per process) and
@@ -109,7 +133,7 @@ static cJSON *allocator(const pool_stats_t *st)
 static void processes(cJSON *root)
 {
     processes_view_t v;
-    processes_collect(&v);
+    processes_collect(&v, false);
     cJSON *a = cJSON_AddArrayToObject(root, "processes");
     for (size_t i = 0; a && i < v.n; i++) {
         const export_snapshot_t *p = &v.procs[i];
@@ -118,7 +142,8 @@ static void processes(cJSON *root)
                           { "last_update_timestamp_seconds", (double)p->updated_realtime_ns / 1e9 },
                           { "export_start_timestamp_seconds", (double)p->start_realtime_ns / 1e9 });
         cJSON_AddStringToObject(o, "comm", p->comm);
-        cJSON_AddItemToObject(o, "allocator", allocator_figures(&p->stats));
+        process_segment(o, p);
+        cJSON_AddItemToObject(o, "allocator", allocator_figures(&p->stats, p->has));
         cJSON_AddItemToArray(a, o);
     }
     cJSON *c = cJSON_AddObjectToObject(root, "process_collector");
@@ -233,7 +258,8 @@ char *stats_json_full(size_t *len)
 
 static const char *state_name(uint8_t s)
 {
-    static const char *const names[] = { "untouched", "used", "empty", "returned", "header" };
+    static const char *const names[] = { "untouched", "used", "empty", "returned", "header",
+                                         "span", "alignment" };
     return s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }
 

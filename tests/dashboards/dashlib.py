@@ -22,7 +22,8 @@ OPS = {"malloc", "free", "calloc", "realloc", "realloc_inplace", "aligned",
 
 REPLAY_ANOMALIES = {"free_unknown", "realloc_unknown", "address_live", "too_large", "too_many_live"}
 SKIP_REASONS = {"open", "not_regular", "size", "unstable", "magic", "version", "pid", "not_ready",
-                "inconsistent", "stale", "exited", "owner", "bad_name", "over_max", "scan_limit"}
+                "inconsistent", "map", "stale", "exited", "owner", "bad_name", "over_max",
+                "scan_limit"}
 PROCESS = {"pid": None, "comm": None}   # the labels of every per-process metric
 
 CONTRACT = {
@@ -53,7 +54,8 @@ CONTRACT = {
     "poold_workload_replay_anomalies_total": {"kind": REPLAY_ANOMALIES},
     "poold_processes": {}, "poold_processes_dropped": {},
     "poold_process_segments_skipped_total": {"reason": SKIP_REASONS},
-    "poold_process_info": PROCESS, "poold_process_last_update_timestamp_seconds": PROCESS,
+    "poold_process_info": dict(PROCESS, allocator={"poolalloc", "pymalloc"}),
+    "poold_process_last_update_timestamp_seconds": PROCESS,
     "poold_process_arenas": PROCESS, "poold_process_fragmentation_ratio": PROCESS,
     "poold_process_large_allocations": PROCESS, "poold_process_large_bytes": PROCESS,
     "poold_process_thread_heaps": PROCESS, "poold_process_purged_bytes_total": PROCESS,

@@ -39,7 +39,7 @@ static unsigned byte(input_t *in) { return in->pos < in->len ? in->d[in->pos++] 
 
 static void fail(const char *what, const slot_t *s)
 {
-    fprintf(stderr, "alloc_fuzz: %s (block %p, %zu bytes)\n", what, s ? (void *)s->p : NULL,
+    fprintf(stderr, "fuzz_alloc: %s (block %p, %zu bytes)\n", what, s ? (void *)s->p : NULL,
             s ? s->n : 0);
     abort();
 }
@@ -126,7 +126,7 @@ static void stats_check(void)
     pool_stats_get(&st);
     char why[256];
     if (!stats_quiescent(&st, why, sizeof why)) {
-        fprintf(stderr, "alloc_fuzz: statistics: %s\n", why);
+        fprintf(stderr, "fuzz_alloc: statistics: %s\n", why);
         abort();
     }
 }
@@ -235,7 +235,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         live_after += after.classes[c].blocks_allocated;
     }
     if (live_after != live_before || after.large_allocations != before.large_allocations) {
-        fprintf(stderr, "alloc_fuzz: live blocks %llu/%llu before, %llu/%llu after\n",
+        fprintf(stderr, "fuzz_alloc: live blocks %llu/%llu before, %llu/%llu after\n",
                 (unsigned long long)live_before, (unsigned long long)before.large_allocations,
                 (unsigned long long)live_after, (unsigned long long)after.large_allocations);
         abort();
