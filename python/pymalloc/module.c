@@ -175,7 +175,7 @@ static PyObject *py_publish(PyObject *self, PyObject *noargs)
     segment_update_t u = {
         .stats = &r.st, .has = r.map_ok ? EXPORT_HAS_MAP : 0,
         .metadata_bytes = r.f.radix_bytes, .map = r.map, .records = r.map_ok ? r.records : 0,
-        .arenas_total = r.f.arenas_current,
+        .arenas_total = r.map_ok ? r.f.arenas_current : 0,
     };
     bool ok;
     char err[256];
