@@ -38,9 +38,12 @@ $(BUILD)/obj/python/export_file.o: allocator/export/export_file.c
 $(PYMALLOC_SO): $(PYMALLOC_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# Byte-compiled here too, so a Python that may not write them (a read-only
+# site-packages, PYTHONDONTWRITEBYTECODE) does not compile at every start.
 $(PYMALLOC_DIR)/%.py: python/pymalloc/poold_pymalloc/%.py
 	@mkdir -p $(@D)
 	cp $< $@
+	$(PYTHON) -m py_compile $@
 $(BUILD)/python/poold_pymalloc.pth: python/pymalloc/poold_pymalloc.pth
 	@mkdir -p $(@D)
 	cp $< $@
@@ -50,5 +53,7 @@ install: install-pymalloc
 install-pymalloc: $(PYMALLOC_OUT)
 	install -d $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc
 	install -m 644 $(PYMALLOC_DIR)/*.py $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc/
+	install -d $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc/__pycache__
+	install -m 644 $(PYMALLOC_DIR)/__pycache__/*.pyc $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc/__pycache__/
 	install -m 755 $(PYMALLOC_SO) $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc/
 	install -m 644 $(BUILD)/python/poold_pymalloc.pth $(DESTDIR)$(PYMALLOC_SITEDIR)/

@@ -19,7 +19,6 @@ POOLD_PYMALLOC_INTERVAL (seconds, 0.01-3600, default 1),
 POOLD_PYMALLOC_EXPORT_MODE (octal, within 0644, default 0600).
 """
 import atexit
-import glob
 import os
 import stat
 import sys
@@ -28,6 +27,7 @@ import threading
 try:
     from . import _native
 except ImportError as exc:
+    import glob                  # only here: it costs milliseconds at start-up
     _built = sorted(os.path.basename(p)[len("_native"):]
                     for p in glob.glob(os.path.join(os.path.dirname(__file__), "_native*.so")))
     raise ImportError(
