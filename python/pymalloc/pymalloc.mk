@@ -52,8 +52,8 @@ install: install-pymalloc
 .PHONY: install-pymalloc
 install-pymalloc: $(PYMALLOC_OUT)
 	install -d $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc
-	install -m 644 $(PYMALLOC_DIR)/*.py $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc/
+	install -p -m 644 $(PYMALLOC_DIR)/*.py $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc/
 	install -d $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc/__pycache__
-	install -m 644 $(PYMALLOC_DIR)/__pycache__/*.pyc $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc/__pycache__/
+	install -p -m 644 $(PYMALLOC_DIR)/__pycache__/*.pyc $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc/__pycache__/
 	install -m 755 $(PYMALLOC_SO) $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc/
 	install -m 644 $(BUILD)/python/poold_pymalloc.pth $(DESTDIR)$(PYMALLOC_SITEDIR)/

@@ -197,6 +197,18 @@ out=$(hooked env POOLD_PYMALLOC_EXPORT=relative $PY -c 'print("ran")' 2>&1)
 out=$(hooked env POOLD_PYMALLOC_EXPORT=1 PYTHONMALLOC=malloc $PY -c 'print("ran")' 2>&1)
 [[ $out == *"no pymalloc to export"*ran* ]]; ok $? "PYTHONMALLOC=malloc through the hook: said, and the program runs"
 
+# ---- make install, into a DESTDIR ---------------------------------------------------------
+make -s --no-print-directory BUILD="$BUILD" install-pymalloc DESTDIR="$T/dest" PREFIX=/usr/local >"$T/make.log" 2>&1
+ok $? "make install-pymalloc DESTDIR=... PREFIX=/usr/local"
+inst=$T/dest/usr/local/lib/python3.11/dist-packages
+ls "$inst"/poold_pymalloc.pth "$inst"/poold_pymalloc/__init__.py "$inst"/poold_pymalloc/__main__.py \
+   "$inst"/poold_pymalloc/_native*.so >/dev/null
+ok $? "it installs the package and the hook into Debian's site directory for /usr/local"
+out=$(env -u PYTHONPATH POOLD_PYMALLOC_EXPORT="$SEG" $PY -c "
+import site, os; site.addsitedir('$inst')
+import poold_pymalloc; print(poold_pymalloc.__file__.startswith('$inst'), poold_pymalloc.running() is not None)")
+[[ $out == "True True" ]]; ok $? "the installed hook exports when that directory is a site directory ($out)"
+
 # ---- refusals and other allocators ---------------------------------------------------------
 PYTHONMALLOC=malloc $PY -m poold_pymalloc --dir "$SEG" "$T/boom.py" 2>"$T/err"
 st=$?
