@@ -5,13 +5,17 @@ ALLOC_SRC  := $(wildcard allocator/src/*.c)
 ALLOC_OBJ  := $(ALLOC_SRC:allocator/src/%.c=$(BUILD)/obj/alloc/%.o)
 SHIM_SRC   := $(wildcard allocator/shim/*.c)
 SHIM_OBJ   := $(ALLOC_SRC:allocator/src/%.c=$(BUILD)/obj/shim/%.o) \
-              $(SHIM_SRC:allocator/shim/%.c=$(BUILD)/obj/shim/shim_%.o)
+              $(SHIM_SRC:allocator/shim/%.c=$(BUILD)/obj/shim/shim_%.o) \
+              $(BUILD)/obj/shim/export_file.o
 ALLOC_CFLAGS := -fvisibility=hidden -Iallocator/src -Iallocator/trace -Iallocator/export
 
 $(BUILD)/obj/alloc/%.o: allocator/src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -MMD -c $< -o $@
 $(BUILD)/obj/shim/%.o: allocator/src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -DPOOL_SHIM -MMD -c $< -o $@
+$(BUILD)/obj/shim/export_file.o: allocator/export/export_file.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -DPOOL_SHIM -MMD -c $< -o $@
 $(BUILD)/obj/shim/shim_%.o: allocator/shim/%.c

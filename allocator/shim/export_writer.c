@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include "export_writer.h"
 
+#include "export_file.h"
 #include "export_format.h"
 #include "internal.h"
 
@@ -55,13 +56,6 @@ static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool suspended;          /* an exec is under way: no file */
 static _Atomic bool relink;     /* the exec failed: make the file again */
 
-static uint64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static bool parse_settings(const char *v)
 {
     snprintf(dir, sizeof dir, "%s", strcmp(v, "1") == 0 ? EXPORT_DEFAULT_DIR : v);
@@ -91,22 +85,6 @@ static bool parse_settings(const char *v)
             interval_ms = ms;
     }
     return true;
-}
-
-/* The main thread's name (this runs on the publisher thread, which has a
- * name of its own). */
-static void process_name(char out[16])
-{
-    char p[64], buf[32] = { 0 };
-    snprintf(p, sizeof p, "/proc/%d/comm", (int)getpid());
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == 0))
-        buf[--n] = 0;
-    memset(out, 0, 16);
-    memcpy(out, buf, n > 15 ? 15 : (n > 0 ? (size_t)n : 0));
 }
 
 static size_t segment_bytes(uint32_t cap)
@@ -152,7 +130,7 @@ static void publish(void)
                EXPORT_HAS_CACHE | (total < 0 ? 0 : EXPORT_HAS_MAP);
     seg->arena_records = records;
     seg->arenas_in_map_total = total < 0 ? 0 : (uint64_t)total;
-    seg->updated_realtime_ns = realtime_ns();
+    seg->updated_realtime_ns = export_realtime_ns();
     seg->updates++;
     __atomic_store_n(seq, s + 2, __ATOMIC_RELEASE);
 }
@@ -173,8 +151,8 @@ static void fill_header(pool_export_header_t *h, const pool_export_header_t *old
     h->header_size = sizeof *h;
     h->stats_size = sizeof(pool_stats_t);
     h->pid = (uint32_t)getpid();
-    process_name(h->comm);
-    h->start_realtime_ns = old ? old->start_realtime_ns : realtime_ns();
+    export_process_name(getpid(), h->comm);   /* the main thread's name */
+    h->start_realtime_ns = old ? old->start_realtime_ns : export_realtime_ns();
     h->updates = old ? old->updates : 0;
     h->interval_ms = (uint64_t)interval_ms;
     h->allocator = EXPORT_ALLOCATOR_POOLALLOC;

@@ -165,16 +165,24 @@ static PyObject *raise_unavailable(const reading_t *r)
     return NULL;
 }
 
+/* A full read, or false with Unavailable raised and nothing left to free. */
+static bool read_or_raise(reading_t *r)
+{
+    if (take_reading(r, true))
+        return true;
+    reading_free(r);
+    raise_unavailable(r);
+    return false;
+}
+
 /* ---- Python functions ------------------------------------------------------------ */
 
 static PyObject *py_publish(PyObject *self, PyObject *noargs)
 {
     (void)self, (void)noargs;
     reading_t r;
-    if (!take_reading(&r, true)) {
-        reading_free(&r);
-        return raise_unavailable(&r);
-    }
+    if (!read_or_raise(&r))
+        return NULL;
     segment_update_t u = {
         .stats = &r.st, .has = r.map_ok ? EXPORT_HAS_MAP : 0,
         .metadata_bytes = r.f.radix_bytes, .map = r.map, .records = r.map_ok ? r.records : 0,
@@ -309,10 +317,8 @@ static PyObject *py_snapshot(PyObject *self, PyObject *noargs)
 {
     (void)self, (void)noargs;
     reading_t r;
-    if (!take_reading(&r, true)) {
-        reading_free(&r);
-        return raise_unavailable(&r);
-    }
+    if (!read_or_raise(&r))
+        return NULL;
     PyObject *d = figures_dict(&r);
     reading_free(&r);
     return d;
