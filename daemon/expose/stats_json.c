@@ -2,6 +2,7 @@
  * which every figure here stays below in practice. */
 #include "expose/stats_json.h"
 #include "collectors/http_stats.h"
+#include "collectors/proc_stat.h"
 #include "collectors/processes.h"
 #include "collectors/self_process.h"
 #include "expose/metrics.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct { const char *key; double value; } field_t;
 
@@ -84,6 +86,8 @@ static cJSON *allocator_figures(const pool_stats_t *st, uint32_t has)
                { "pool_headers", b->pool_headers }, { "quantization", b->quantization },
                { "alignment", b->alignment }, { "returned", b->returned }));
     cJSON_AddNumberToObject(o, "fragmentation_ratio", metrics_fragmentation_ratio(st));
+    cJSON_AddNumberToObject(o, "utilisation", st->mapped_bytes ? (double)b->allocated /
+                                                                 (double)st->mapped_bytes : 0);
     cJSON_AddItemToObject(o, "pools",
         OBJECT({ "used", st->pools_used }, { "empty", st->pools_empty },
                { "untouched", st->pools_untouched }, { "returned", st->pools_returned }));
@@ -130,22 +134,25 @@ static void process_segment(cJSON *o, const export_snapshot_t *p)
 
 /* The process collector: "processes" (one object per process) and
  * "process_collector" (counts). */
+static cJSON *process_object(const export_snapshot_t *p)
+{
+    cJSON *o = OBJECT({ "pid", p->pid }, { "updates", (double)p->updates },
+                      { "interval_ms", (double)p->interval_ms },
+                      { "last_update_timestamp_seconds", (double)p->updated_realtime_ns / 1e9 },
+                      { "export_start_timestamp_seconds", (double)p->start_realtime_ns / 1e9 });
+    cJSON_AddStringToObject(o, "comm", p->comm);
+    process_segment(o, p);
+    cJSON_AddItemToObject(o, "allocator", allocator_figures(&p->stats, p->has));
+    return o;
+}
+
 static void processes(cJSON *root)
 {
     processes_view_t v;
     processes_collect(&v, false);
     cJSON *a = cJSON_AddArrayToObject(root, "processes");
-    for (size_t i = 0; a && i < v.n; i++) {
-        const export_snapshot_t *p = &v.procs[i];
-        cJSON *o = OBJECT({ "pid", p->pid }, { "updates", (double)p->updates },
-                          { "interval_ms", (double)p->interval_ms },
-                          { "last_update_timestamp_seconds", (double)p->updated_realtime_ns / 1e9 },
-                          { "export_start_timestamp_seconds", (double)p->start_realtime_ns / 1e9 });
-        cJSON_AddStringToObject(o, "comm", p->comm);
-        process_segment(o, p);
-        cJSON_AddItemToObject(o, "allocator", allocator_figures(&p->stats, p->has));
-        cJSON_AddItemToArray(a, o);
-    }
+    for (size_t i = 0; a && i < v.n; i++)
+        cJSON_AddItemToArray(a, process_object(&v.procs[i]));
     cJSON *c = cJSON_AddObjectToObject(root, "process_collector");
     cJSON_AddBoolToObject(c, "enabled", v.enabled);
     cJSON_AddNumberToObject(c, "processes", (double)v.n);
@@ -189,6 +196,7 @@ static cJSON *workload(void)
                       { "frees", (double)w.frees }, { "reallocs", (double)w.reallocs },
                       { "alloc_failures", (double)w.alloc_failures },
                       { "corruptions", (double)w.corruptions }, { "handoffs", (double)w.handoffs },
+                      { "operations", (double)(w.allocs + w.frees + w.reallocs) },
                       { "starts", (double)w.starts });
     cJSON_AddStringToObject(o, "profile", w.profile);
     cJSON_AddBoolToObject(o, "healthy", healthy);
@@ -239,7 +247,7 @@ static char *finish(cJSON *root, size_t *len)
     return s;
 }
 
-char *stats_json_full(size_t *len)
+cJSON *stats_json_tree(void)
 {
     pool_stats_t *st = malloc(sizeof *st);
     if (!st)
@@ -253,8 +261,33 @@ char *stats_json_full(size_t *len)
     cJSON_AddItemToObject(root, "http", http());
     processes(root);
     free(st);
-    return finish(root, len);
+    return root;
 }
+
+char *stats_json_full(size_t *len) { return finish(stats_json_tree(), len); }
+
+/* The process's resident memory, from /proc/PID/stat (rss, in pages). */
+static cJSON *process_rss(uint32_t pid)
+{
+    char path[40];
+    unsigned long long f[PROC_STAT_FIELDS];
+    snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    cJSON *o = cJSON_CreateObject();
+    if (proc_stat_fields(path, f))
+        cJSON_AddNumberToObject(o, "resident_memory_bytes",
+                                (double)f[24] * (double)sysconf(_SC_PAGESIZE));
+    return o;
+}
+
+cJSON *stats_json_process_tree(const export_snapshot_t *p)
+{
+    cJSON *o = process_object(p);
+    if (o)
+        cJSON_AddItemToObject(o, "process", process_rss(p->pid));
+    return o;
+}
+
+char *stats_json_finish(cJSON *root, size_t *len) { return finish(root, len); }
 
 static const char *state_name(uint8_t s)
 {
