@@ -152,6 +152,8 @@
                  ratio: at(stats, "allocator.fragmentation_ratio") || 0});
     while (series.length > TIMELINE_POINTS) series.shift();
     model.timeline = series.length;
+    if (series.length === 1)
+      legend($("timeline-legend"), LINES.concat([["fragmentation ratio (below)", "#ff9830"]]));
     plot($("timeline"), LINES, bytes);
     plot($("ratio"), [["ratio", "#ff9830"]], (v) => v.toFixed(2));
   }
@@ -256,7 +258,7 @@
     const first = rows ? map.offset + 1 : 0, last = map.offset + rows;
     $("page-label").textContent = rows ? " arenas " + first + "\u2013" + last + " of " + map.records + " " : " no arena ";
     $("pager").hidden = map.records <= PAGE_ARENAS && map.offset === 0;
-    let note = map.total + " arenas of " + ppa + " pools";
+    let note = map.total + (map.total === 1 ? " arena" : " arenas") + " of " + ppa + " pools";
     if (map.records < map.total) note += "; the process's map holds the first " + map.records;
     if (!map.total) note = "No arena mapped yet: nothing allocated through the pools.";
     else if (!map.records) note += "; its segment has no arena map (an older shim).";
