@@ -3,8 +3,9 @@
 #   tests/page/measure.sh [SECONDS_PER_WINDOW]
 # 1. The page's size (HTML + app.js + app.css + favicon), plain and gzipped.
 # 2. /process/PID/map?limit=1000 for a process of 1001 arenas (a consistent
-#    segment scaled from a real one) and /stats/map for poold's own arenas:
-#    200 sequential requests each, gzip as a browser asks.
+#    segment scaled from a real one), its /process/PID/stats and /stats, on an
+#    idle poold: 500 sequential requests each, gzip as a browser asks; wall
+#    time (curl) and poold's own CPU time per request (process.cpu_seconds).
 # 3. The workload's throughput (python, unthrottled, 2 threads) in
 #    alternating windows without and with a poller making the page's own
 #    requests at its normal rate (/stats every second, /stats/map every 2 s),
@@ -23,26 +24,35 @@ $PY tests/observe/mksegment.py "$TMP/big" "$TMP/shm/poolmalloc.$BIG" pid="$BIG" 
     $PY tests/observe/mksegment.py "$TMP/shm/poolmalloc.$BIG" "$TMP/big.new" updated=now &&
       mv "$TMP/big.new" "$TMP/shm/poolmalloc.$BIG"
   done ) & TEST_PIDS+=($!)
-start_poold --workload=python --workload.rate=0 --workload.threads=2 --collector.processes \
-  --collector.processes.dir="$TMP/shm" || exit 1
-sleep 2
+# ---- an idle poold: what a request costs, in wall time and in poold's CPU time
+start_poold --workload=idle --collector.processes --collector.processes.dir="$TMP/shm" || exit 1
 U=$POOLD_URL
 echo "== page size"
 plain=$(for f in / /app.js /app.css /favicon.svg; do curl -s "$U$f"; done | wc -c)
 gz=$(for f in / /app.js /app.css /favicon.svg; do curl -s -H 'Accept-Encoding: gzip' "$U$f"; done | wc -c)
 echo "HTML + app.js + app.css + favicon.svg: $plain bytes, gzipped $gz bytes"
-lat() {  # URL: 200 sequential gzip requests, ms
-  for i in $(seq 1 200); do curl -s -o /dev/null -H 'Accept-Encoding: gzip' -w '%{time_total}\n' "$1"; done |
-    sort -g | awk '{ v[NR] = $1 * 1000 } END { printf "p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms\n", v[int(NR*.5)], v[int(NR*.9)], v[int(NR*.99)], v[NR] }'
+cpu() { curl -s "$U/stats" | $PY -c 'import json,sys; print(json.load(sys.stdin)["process"]["cpu_seconds"])'; }
+lat() {  # URL: 500 sequential gzip requests: wall ms percentiles, and poold's CPU ms per request
+  local c1 c2
+  c1=$(cpu)
+  for i in $(seq 1 500); do curl -s -o /dev/null -H 'Accept-Encoding: gzip' -w '%{time_total}\n' "$1"; done |
+    sort -g | awk '{ v[NR] = $1 * 1000 } END { printf "wall p50 %.2f  p90 %.2f  p99 %.2f ms", v[int(NR*.5)], v[int(NR*.9)], v[int(NR*.99)] }'
+  c2=$(cpu)
+  awk -v a="$c1" -v b="$c2" 'BEGIN { printf "   poold CPU %.2f ms per request\n", (b - a) * 1000 / 500 }'
 }
 n=$(curl -s "$U/process/$BIG/stats" | $PY -c 'import json,sys; print(json.load(sys.stdin)["allocator"]["arenas"]["current"])')
 echo "== /process/$BIG/map?limit=1000 ($n arenas; $(curl -s "$U/process/$BIG/map?limit=1000" | wc -c) bytes, gzip $(curl -s -H 'Accept-Encoding: gzip' "$U/process/$BIG/map?limit=1000" | wc -c))"
 lat "$U/process/$BIG/map?limit=1000"
-own=$(curl -s "$U/stats/map?limit=1" | $PY -c 'import json,sys; print(json.load(sys.stdin)["total"])')
-echo "== /stats/map (poold's own $own arenas)"
-lat "$U/stats/map?limit=1000"
+echo "== /process/$BIG/stats"
+lat "$U/process/$BIG/stats"
 echo "== /stats"
 lat "$U/stats"
+stop_poold
+
+# ---- the workload with and without the page's requests --------------------------------------
+start_poold --workload=python --workload.rate=0 --workload.threads=2 || exit 1
+sleep 2
+U=$POOLD_URL
 rate() {  # workload ops per second over $1 seconds
   local o1 o2 t1 t2
   o1=$(curl -s "$U/stats" | $PY -c 'import json,sys; print(json.load(sys.stdin)["workload"]["operations"])'); t1=$(date +%s%N)
