@@ -259,7 +259,7 @@
     $("page-label").textContent = rows ? " arenas " + first + "\u2013" + last + " of " + map.records + " " : " no arena ";
     $("pager").hidden = map.records <= PAGE_ARENAS && map.offset === 0;
     let note = map.total + (map.total === 1 ? " arena" : " arenas") + " of " + ppa + " pools";
-    if (map.records < map.total) note += "; the process's map holds the first " + map.records;
+    if (map.records && map.records < map.total) note += "; " + map.records + " of them in the process's map";
     if (!map.total) note = "No arena mapped yet: nothing allocated through the pools.";
     else if (!map.records) note += "; its segment has no arena map (an older shim).";
     $("map-note").textContent = note;
