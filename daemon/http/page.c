@@ -20,7 +20,8 @@
  * page reads), its label, and how app.js formats it. */
 typedef struct { const char *path, *label, *format; } figure_t;
 
-static const figure_t own_figures[] = {
+/* Both views start with the allocator's figures, then their own. */
+static const figure_t allocator_figures[] = {
     { "allocator.arenas.mapped_bytes", "Mapped arena bytes", "bytes" },
     { "allocator.bytes.allocated", "In allocated blocks", "bytes" },
     { "allocator.utilisation", "Utilisation", "percent" },
@@ -28,22 +29,21 @@ static const figure_t own_figures[] = {
     { "allocator.arenas.current", "Arenas now", "count" },
     { "allocator.arenas.highwater", "Arenas high-water", "count" },
     { "process.resident_memory_bytes", "Process RSS", "bytes" },
+};
+
+static const figure_t own_figures[] = {
     { "workload.profile", "Workload", "text" },
     { "workload.operations", "Workload operations per second", "rate" },
 };
 
+/* the last only when the allocator counts its operations */
 static const figure_t process_figures[] = {
-    { "allocator.arenas.mapped_bytes", "Mapped arena bytes", "bytes" },
-    { "allocator.bytes.allocated", "In allocated blocks", "bytes" },
-    { "allocator.utilisation", "Utilisation", "percent" },
-    { "allocator.fragmentation_ratio", "Fragmentation ratio", "ratio" },
-    { "allocator.arenas.current", "Arenas now", "count" },
-    { "allocator.arenas.highwater", "Arenas high-water", "count" },
-    { "process.resident_memory_bytes", "Process RSS", "bytes" },
     { "comm", "Program", "text" },
     { "allocator_name", "Allocator", "text" },
     { "allocator.operations.malloc", "Mallocs per second", "rate" },
 };
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 static void html_escape(buf_t *b, const char *s)
 {
@@ -170,7 +170,8 @@ void page_live(const routes_config_t *cfg, const request_t *req, reply_t *rep)
     cJSON *root = stats_json_tree();
     buf_t h;
     buf_init(&h);
-    headline(&h, root, own_figures, sizeof own_figures / sizeof own_figures[0]);
+    headline(&h, root, allocator_figures, N_OF(allocator_figures));
+    headline(&h, root, own_figures, N_OF(own_figures));
     cJSON_Delete(root);
     view_t v = { "poold", "poold", "/stats", "/stats/map", cfg->telemetry_path, &h };
     reply_view(req, rep, &v);
@@ -187,7 +188,7 @@ void page_asset(const routes_config_t *cfg, const request_t *req, reply_t *rep)
         { "/app.css", "text/css; charset=utf-8", asset_app_css, sizeof asset_app_css },
         { "/favicon.svg", "image/svg+xml", asset_favicon_svg, sizeof asset_favicon_svg },
     };
-    for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++) {
+    for (size_t i = 0; i < N_OF(assets); i++) {
         if (strcmp(req->path, assets[i].path) != 0)
             continue;
         char *body = malloc(assets[i].len);
@@ -260,7 +261,8 @@ static void process_view(const routes_config_t *cfg, const request_t *req, reply
     cJSON *root = stats_json_process_tree(p);
     buf_t h;
     buf_init(&h);
-    size_t nf = sizeof process_figures / sizeof process_figures[0];
+    size_t nf = N_OF(process_figures);
+    headline(&h, root, allocator_figures, N_OF(allocator_figures));
     headline(&h, root, process_figures, (p->has & EXPORT_HAS_OPS) ? nf : nf - 1);
     cJSON_Delete(root);
     view_t v = { title, "process", stats, map, cfg->telemetry_path, &h };

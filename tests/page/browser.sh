@@ -12,6 +12,7 @@ cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
 source tests/daemon/lib.sh
 source tests/observe/lib.sh
+source tests/page/lib.sh
 PY=/usr/bin/python3
 SHOT=$BUILD/page/poold-page.png
 mkdir -p "$BUILD/page" "$TMP/shm"
@@ -96,14 +97,7 @@ $PY -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["pid"] == int(sys.a
 ok $? "/process/$PYPID/stats: the process's figures and its RSS"
 
 # ---- a process with thousands of arenas (a consistent segment scaled from a real one) -------------
-sleep 120 & BIG=$!; TEST_PIDS+=("$BIG")
-$PY tests/observe/mksegment.py tests/fuzz/corpus/segment/python3-v2 "$TMP/big" scale=300
-$PY tests/observe/mksegment.py "$TMP/big" "$TMP/shm/poolmalloc.$BIG" pid="$BIG" start=now updated=now
-# it must keep publishing, or it goes stale after 5 s
-( while sleep 1; do
-    $PY tests/observe/mksegment.py "$TMP/shm/poolmalloc.$BIG" "$TMP/big.new" updated=now &&
-      mv "$TMP/big.new" "$TMP/shm/poolmalloc.$BIG"
-  done ) & TEST_PIDS+=($!)
+large_process 300 "$TMP/shm"
 wait_for "curl -sf $POOLD_URL/process/$BIG/stats >/dev/null" 5
 ok $? "a process with $(( 11 * 300 )) arenas is exported"
 browser large "$POOLD_URL" "$BIG"

@@ -120,6 +120,12 @@ class Browser:
             f.write(data)
         return data
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def close(self):
         try:
             self.ws.close()

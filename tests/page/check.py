@@ -137,8 +137,7 @@ def all_arenas(base):
 
 # ---- the scenarios --------------------------------------------------------------------------------
 def own(base, shot, pid):
-    b = Browser(1280, 1000)
-    try:
+    with Browser(1280, 1000) as b:
         if not load(b, base + "/", "poold's own view"):
             return
         # the figures against /stats read at the same moment: within what a fragmenter
@@ -200,13 +199,10 @@ def own(base, shot, pid):
             opts = b.evaluate("Array.from(document.querySelectorAll('#process option')).map(o => o.value)")
             report(str(pid) in opts, "the process selector lists the python3 on the shim (%s)" % pid, opts)
         clean(b, base, "poold's own view")
-    finally:
-        b.close()
 
 
 def process(base, pid):
-    b = Browser(1280, 900)
-    try:
+    with Browser(1280, 900) as b:
         if not load(b, "%s/process/%s" % (base, pid), "/process/%s" % pid):
             return
         page, stats = figures(b), get("%s/process/%s/stats" % (base, pid))
@@ -227,13 +223,10 @@ def process(base, pid):
         report(all(abs(drawn[k] - pools[k]) <= 2 for k in pools),
                "in the states its statistics count (drawn %s, stats %s)" % (drawn, pools))
         clean(b, base, "the process view")
-    finally:
-        b.close()
 
 
 def idle(base):
-    b = Browser(1024, 800)
-    try:
+    with Browser(1024, 800) as b:
         if not load(b, base + "/", "an idle poold"):
             return
         m = json.loads(b.evaluate("JSON.stringify(pooldModel)"))
@@ -241,13 +234,10 @@ def idle(base):
         report(m["total"] == 0 and m["arenas"] == 0 and m["pools"] == 0 and "No arena" in note,
                "with no arena the map says so (%r)" % note, m)
         clean(b, base, "an idle poold")
-    finally:
-        b.close()
 
 
 def large(base, pid):
-    b = Browser(1280, 1000)
-    try:
+    with Browser(1280, 1000) as b:
         t = time.time()
         if not load(b, "%s/process/%s" % (base, pid), "a process with thousands of arenas"):
             return
@@ -265,13 +255,10 @@ def large(base, pid):
         report(b.wait_for("pooldModel.mapDraws > %d && pooldModel.polls > %d" % (draws, polls), 30),
                "the tab keeps polling and redrawing the large map")
         clean(b, base, "the large view")
-    finally:
-        b.close()
 
 
 def auth(base, userpass):
-    b = Browser(1024, 800, ["--ignore-certificate-errors"])
-    try:
+    with Browser(1024, 800, ["--ignore-certificate-errors"]) as b:
         import base64
         token = base64.b64encode(userpass.encode()).decode()
         b.call("Network.setExtraHTTPHeaders", headers={"Authorization": "Basic " + token})
@@ -281,8 +268,6 @@ def auth(base, userpass):
         report(n >= 9 and b.evaluate("pooldModel.error") == "",
                "over TLS with basic auth: the figures, the map and the JSON all load (%d figures)" % n)
         clean(b, base, "over TLS with basic auth")
-    finally:
-        b.close()
 
 
 def main():

@@ -14,16 +14,11 @@ cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
 source tests/daemon/lib.sh
 source tests/observe/lib.sh
+source tests/page/lib.sh
 WIN=${1:-10}
 PY=/usr/bin/python3
 mkdir -p "$TMP/shm"
-sleep 600 & BIG=$!; TEST_PIDS+=("$BIG")
-$PY tests/observe/mksegment.py tests/fuzz/corpus/segment/python3-v2 "$TMP/big" scale=91
-$PY tests/observe/mksegment.py "$TMP/big" "$TMP/shm/poolmalloc.$BIG" pid="$BIG" start=now updated=now
-( while sleep 1; do
-    $PY tests/observe/mksegment.py "$TMP/shm/poolmalloc.$BIG" "$TMP/big.new" updated=now &&
-      mv "$TMP/big.new" "$TMP/shm/poolmalloc.$BIG"
-  done ) & TEST_PIDS+=($!)
+large_process 91 "$TMP/shm"
 # ---- an idle poold: what a request costs, in wall time and in poold's CPU time
 start_poold --workload=idle --collector.processes --collector.processes.dir="$TMP/shm" || exit 1
 U=$POOLD_URL
