@@ -19,8 +19,8 @@ typedef struct {
     pool_stats_t     pool;
     workload_stats_t wl;
     replay_stats_t   replay;
-    processes_view_t     procs;
-    self_process_t     proc;
+    processes_view_t procs;
+    self_process_t   proc;
     uint64_t         started_ns;
 } scrape_t;
 
