@@ -99,8 +99,10 @@ _Static_assert(sizeof(export_v1_stats_t) == 2424 && sizeof(pool_export_segment_v
  * the file is exactly header_size + arena_capacity * arena_record_size
  * bytes, with this build's header, stats and record sizes; arena_capacity
  * <= EXPORT_MAX_ARENA_MAP; with EXPORT_HAS_MAP, arena_records ==
- * min(arenas_in_map_total, arena_capacity) and arenas_in_map_total ==
- * stats.arenas_current (the writer retakes the pair until they agree),
+ * min(arenas_in_map_total, arena_capacity) (for PYMALLOC at most that: its
+ * map lacks the arenas CPython made before the publisher was loaded) and
+ * arenas_in_map_total == stats.arenas_current (the writer retakes the pair
+ * until they agree),
  * without it arena_records == 0; reserved == 0; a group missing from `has`
  * is all zeros. Pools of blocks by state, plus the pools lost to alignment,
  * make arenas * pools_per_arena, and the lost pools' bytes are

@@ -77,6 +77,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply_t *rep, bool c
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     if (rep->vary)
         MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (rep->csp)
+        MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP);
     for (size_t i = 0; i < n_extra_headers; i++)
         MHD_add_response_header(r, extra_headers[i].name, extra_headers[i].value);
     enum MHD_Result ret = challenge ? MHD_queue_basic_auth_fail_response(c, REALM, r)

@@ -5,7 +5,7 @@ header up to `updates`; the version 2 fields and the arena map apply to a
 version 2 template only.
 
     mksegment.py SRC DST [field=value...] [pool=ARENA:POOL:STATE[:USED]] [truncate=N]
-                         [pymalloc=1]
+                         [scale=K] [pymalloc=1]
 
 fields: pid, comm, seq, updated / start (ns since the epoch, or "now-Ns"),
 updates, interval, magic, version, arena_size (the statistics' first field),
@@ -13,6 +13,10 @@ and (version 2) allocator, has, capacity, records, map_total, reserved,
 record_size.
 pool=A:P:S[:U] sets pool P of arena record A to state S (and used to U).
 truncate=N cuts the file to N bytes.
+scale=K makes a version 2 segment of this build with K times the arenas:
+every arena record repeated K times (at consecutive arena addresses) and
+every count of the statistics multiplied to match (32-class pool_stats_t
+only): a large heap, consistent, without the memory.
 pymalloc=1 turns a version 2 segment of this build into one CPython's
 pymalloc could publish: allocator 2, only the map among the groups (the
 operation, purge, heap, large-block and cache figures zeroed).
@@ -72,6 +76,39 @@ def to_pymalloc(data):
     data[88:120] = b"3.11.2".ljust(32, b"\0")
 
 
+def scale(data, k):
+    if struct.unpack_from("<I", data, 16)[0] != 2424:
+        raise SystemExit("mksegment.py: scale= knows only the 32-class pool_stats_t")
+    hs = header_size(data)
+    recs = struct.unpack_from("<I", data, 136)[0]
+    s = V2_STATS
+    arenas = struct.unpack_from("<Q", data, s + 56)[0]
+    if recs != arenas:
+        raise SystemExit("mksegment.py: scale= needs a complete map")
+    body = data[hs:hs + recs * RECORD]
+    base = struct.unpack_from("<Q", body, 0)[0]
+    out = bytearray()
+    for i in range(recs * k):
+        rec = bytearray(body[(i % recs) * RECORD:(i % recs + 1) * RECORD])
+        struct.pack_into("<Q", rec, 0, base + i * (1 << 20))
+        out += rec
+    def mul(off, n=1):
+        for j in range(n):
+            v = struct.unpack_from("<Q", data, off + 8 * j)[0]
+            struct.pack_into("<Q", data, off + 8 * j, v * k)
+    struct.pack_into("<QQQQ", data, s + 32, arenas * k, 0, arenas * k, arenas * k)
+    mul(s + 64)                      # mapped_bytes
+    mul(s + 72, 8)                   # bytes by kind
+    mul(s + 136, 4)                  # pools by state
+    for c in range(32):
+        k0 = s + 168 + c * 64
+        mul(k0 + 8, 4)               # pools, pools_full, blocks_allocated, blocks_free
+        mul(k0 + 56)                 # blocks_cached
+    struct.pack_into("<III", data, 132, recs * k, recs * k, 0)
+    struct.pack_into("<Q", data, 144, recs * k)
+    return data[:hs] + out
+
+
 def main():
     if len(sys.argv) < 3:
         sys.stderr.write(__doc__)
@@ -83,6 +120,8 @@ def main():
             set_pool(data, text)
         elif name == "truncate":
             del data[int(text):]
+        elif name == "scale":
+            data = scale(data, int(text))
         elif name == "pymalloc":
             to_pymalloc(data)
         else:
