@@ -89,6 +89,20 @@ assert "operations" not in p["allocator"] and "thread_heaps" not in p["allocator
 PY
 ok $? "/stats: allocator pymalloc 3.11, metadata (radix tree) bytes, per-class pools as exported"
 
+curl -sf "$POOLD_URL/process/$still" | grep -q "<title>python3 (pid $still)"
+ok $? "the live page has a view of it (/process/$still)"
+curl -sf "$POOLD_URL/process/$still/map" > "$TEST_TMP/map.json"
+$PY - "$TEST_TMP/map.json" "$SEG/poolmalloc.$still" <<'PY'
+import json, sys
+sys.path.insert(0, "tests/python")
+import pymalloc_lib as L
+m = json.load(open(sys.argv[1]))
+h, arenas = L.decode(sys.argv[2])
+assert m["total"] == h.stats.arenas_current and m["records"] == h.arena_records > 0, (m["total"], m["records"])
+assert [int(a[0], 16) for a in m["arenas"]] == [a.address for a in arenas]
+PY
+ok $? "and its arena map: the exported arenas, by address, 'N of M' ($(head -c 40 "$TEST_TMP/map.json"))"
+
 check_expositions "(with pymalloc processes)"
 
 kill -9 "$still"; wait "$still" 2>/dev/null
