@@ -148,6 +148,29 @@ printf 'pass\n' > "$T/pass.py"
 $PY -m poold_pymalloc --dir "$SEG" "$T/pass.py"
 [[ -z $(ls "$SEG") ]]; ok $? "the next exporter's start sweeps segments of dead pids (none left)"
 
+# forks and exits while the publisher runs every 10 ms: no deadlock, nothing left
+cat > "$T/storm.py" <<'PY'
+import os, sys, threading
+stop = False
+def churn():
+    while not stop:
+        x = [{"i": i} for i in range(5000)]
+t = threading.Thread(target=churn); t.start()
+for i in range(150):
+    pid = os.fork()
+    if pid == 0:
+        y = [str(j) for j in range(2000)]
+        if i % 3 == 0:
+            sys.exit(0)          # atexit: stop() joins the child's publisher
+        os._exit(0)
+    os.waitpid(pid, 0)
+stop = True; t.join()
+print("done")
+PY
+out=$(timeout 120 $PY -m poold_pymalloc --dir "$SEG" --interval 0.01 "$T/storm.py")
+ok $? "150 forks (exit and _exit) with 2 threads and a 10 ms interval: no deadlock ($out)"
+[[ -z $(ls "$SEG") ]]; ok $? "... and no segment left"
+
 # ---- SIGKILL, several processes --------------------------------------------------------
 spids=()
 for i in 1 2 3; do
