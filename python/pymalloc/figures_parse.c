@@ -143,11 +143,11 @@ static bool peek_is(const lines_t *l, const char *prefix)
 
 static bool parse_header(lines_t *l, pymalloc_figures_t *f)
 {
-    char buf[MAX_LINE + 1], tail[2];
+    char buf[MAX_LINE + 1], dot[2], rest[2];
     unsigned thr, ncls;
     if (!take(l, buf) ||
-        sscanf(buf, "Small block threshold = %u, in %u size classes%1[.]%1s", &thr, &ncls, tail,
-               tail + 1) != 3)
+        sscanf(buf, "Small block threshold = %u, in %u size classes%1[.]%1s", &thr, &ncls, dot,
+               rest) != 3)
         return fail(l, "not the \"Small block threshold = N, in N size classes.\" header");
     if (ncls == 0 || ncls > FIGURES_MAX_CLASSES || thr % ncls != 0 ||
         ((thr / ncls) & (thr / ncls - 1)) != 0)
