@@ -28,7 +28,8 @@ printf 'workload = python\nworkload.rate = 20000\n' > "$TEST_TMP/a.conf"
 start_poold --config="$TEST_TMP/a.conf"
 ok $? "the $SAN_KIND build starts" || { report "$POOLD_LOG"; done_testing; exit 1; }
 U=$POOLD_URL
-for p in / /metrics /stats "/stats/arenas?limit=64" "/stats/arenas?offset=1&limit=1" /healthz /nope; do
+for p in / /metrics /stats "/stats/arenas?limit=64" "/stats/arenas?offset=1&limit=1" /healthz /nope \
+         /app.js /app.css "/stats/map?order=fullest&limit=3" "/stats/map?offset=x" /process/1/map; do
   curl -s -o /dev/null "$U$p"
   curl -s -o /dev/null -H 'Accept-Encoding: gzip' -H 'Accept: application/openmetrics-text;version=1.0.0' "$U$p"
   curl -s -o /dev/null -I "$U$p"
@@ -49,6 +50,7 @@ for i in $(seq 1 20); do
   curl -s -o /dev/null "$U/metrics" & c1=$!
   curl -s -o /dev/null "$U/stats" & c2=$!
   curl -s -o /dev/null "$U/stats/arenas"
+  curl -s -o /dev/null "$U/stats/map"
   wait $c1 $c2
 done
 stop_poold; status=$?
@@ -63,6 +65,9 @@ mkdir -p "$TEST_TMP/shm"
 python3 tests/observe/mksegment.py tests/fuzz/corpus/segment/python3 "$TEST_TMP/shm/poolmalloc.$$" \
   pid=$$ start=now updated=now+600
 head -c 2504 /dev/urandom >"$TEST_TMP/shm/poolmalloc.999999"
+sleep 300 & V2=$!; TEST_PIDS+=("$V2")   # a version 2 segment, with its map, for the live page
+python3 tests/observe/mksegment.py tests/fuzz/corpus/segment/python3-v2 "$TEST_TMP/shm/poolmalloc.$V2" \
+  pid=$V2 start=now updated=now+600
 start_poold --workload=replay --workload.trace=tests/fuzz/corpus/trace/threads --workload.threads=2 \
   --workload.rate=0 --workload.speed=0 --collector.processes --collector.processes.dir="$TEST_TMP/shm"
 ok $? "the $SAN_KIND build replays a trace with the process collector on" || report "$POOLD_LOG"
@@ -70,11 +75,14 @@ for i in $(seq 1 15); do
   curl -s -o /dev/null "$POOLD_URL/metrics" & c1=$!
   curl -s -o /dev/null -H 'Accept: application/openmetrics-text;version=1.0.0' "$POOLD_URL/metrics" & c2=$!
   curl -s -o /dev/null "$POOLD_URL/stats"
-  wait $c1 $c2
+  curl -s -o /dev/null "$POOLD_URL/process/$V2" & c3=$!
+  curl -s -o /dev/null "$POOLD_URL/process/$V2/map?order=fullest"
+  curl -s -o /dev/null "$POOLD_URL/process/$$/stats"
+  wait $c1 $c2 $c3
 done
 s=$(scrape)
-[[ $(metric poold_processes <<<"$s") == 1 && $(metric poold_workload_replay_loops_total <<<"$s") -gt 0 ]]
-ok $? "replay loops and the process is exported ($SAN_KIND)"
+[[ $(metric poold_processes <<<"$s") == 2 && $(metric poold_workload_replay_loops_total <<<"$s") -gt 0 ]]
+ok $? "replay loops and both processes are exported ($SAN_KIND)"
 kill -HUP "$POOLD_PID"; sleep 0.5
 stop_poold; status=$?
 ok $([[ $status -eq 0 ]] && sanitizer_clean "$POOLD_LOG"; echo $?) "replay + collector run: exit 0, no sanitizer report" || report "$POOLD_LOG"

@@ -31,7 +31,7 @@ browser() {
       FAIL) ok 1 "$what"; diag "$why" ;;
       *) diag "$status $what $why" ;;
     esac
-  done < <(cd tests/page && timeout 90 "$PY" check.py "$@" 2>&1)
+  done < <(cd tests/page && PYTHONDONTWRITEBYTECODE=1 timeout 90 "$PY" check.py "$@" 2>&1)
 }
 
 # ---- without a browser -------------------------------------------------------------------------
