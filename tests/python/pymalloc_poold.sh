@@ -8,21 +8,11 @@ set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
 source tests/daemon/lib.sh
-PY=/usr/bin/python3
-LIB="$PY tests/python/pymalloc_lib.py"
+source tests/python/lib.sh
 SEG=$TEST_TMP/shm
 mkdir -p "$SEG"
-export PYTHONPATH=$PWD/$BUILD/python
-unset POOLD_PYMALLOC_EXPORT POOLD_PYMALLOC_INTERVAL POOLD_PYMALLOC_EXPORT_MODE PYTHONMALLOC
 
-if ! ls "$BUILD"/python/poold_pymalloc/_native*.so >/dev/null 2>&1; then
-  ok 1 "poold_pymalloc is built ($BUILD/python; needs python3-dev)"
-  done_testing; exit
-fi
-if ldd "$BUILD"/python/poold_pymalloc/_native*.so | grep -Eq 'lib(asan|tsan|ubsan)'; then
-  skip "poold_pymalloc in real python3 processes" "built with a sanitizer, whose runtime python3 does not load (covered by the plain build)"
-  done_testing; exit
-fi
+require_module
 
 # A program that builds a heap, then holds still until stdin closes; and one
 # that keeps churning.
