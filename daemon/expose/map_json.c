@@ -21,22 +21,39 @@ static void put_hex(char *s, unsigned v, int digits)
         s[i] = hex[v & 15];
 }
 
-static void put_pools(buf_t *b, const pool_arena_info_t *a)
+static bool same_pool(const pool_pool_info_t *a, const pool_pool_info_t *b)
+{
+    return a->state == b->state &&
+           (a->state != POOL_STATE_USED || (a->size_class == b->size_class && a->used == b->used));
+}
+
+/* One pool's token, preceded by its repeat count when it repeats. */
+static size_t put_token(char *s, const pool_pool_info_t *p, unsigned run)
 {
     static const char letter[] = { [POOL_STATE_UNTOUCHED] = '.', [POOL_STATE_USED] = 'u',
                                    [POOL_STATE_EMPTY] = 'e', [POOL_STATE_RETURNED] = 'r',
                                    [POOL_STATE_HEADER] = 'h', [POOL_STATE_SPAN] = 's',
                                    [POOL_STATE_ALIGNMENT] = 'a' };
-    char s[POOL_POOLS_PER_ARENA * 7];
+    size_t k = run > 1 ? (size_t)snprintf(s, 4, "%u", run) : 0;
+    s[k++] = p->state < sizeof letter ? letter[p->state] : '.';
+    if (p->state == POOL_STATE_USED) {
+        put_hex(s + k, p->size_class, 2);
+        put_hex(s + k + 2, p->used, 4);
+        k += 6;
+    }
+    return k;
+}
+
+static void put_pools(buf_t *b, const pool_arena_info_t *a)
+{
+    char s[POOL_POOLS_PER_ARENA * 10];
     size_t k = 0;
-    for (unsigned i = 0; i < POOL_POOLS_PER_ARENA; i++) {
-        const pool_pool_info_t *p = &a->pools[i];
-        s[k++] = p->state < sizeof letter ? letter[p->state] : '.';
-        if (p->state == POOL_STATE_USED) {
-            put_hex(s + k, p->size_class, 2);
-            put_hex(s + k + 2, p->used, 4);
-            k += 6;
-        }
+    unsigned run = 1;
+    for (unsigned i = 1; i <= POOL_POOLS_PER_ARENA; i++, run++) {
+        if (i < POOL_POOLS_PER_ARENA && same_pool(&a->pools[i], &a->pools[i - 1]))
+            continue;
+        k += put_token(s + k, &a->pools[i - 1], run);
+        run = 0;
     }
     buf_add(b, s, k);
 }

@@ -5,14 +5,16 @@
  *
  *   {"total":T,"records":R,"offset":O,"limit":L,"order":"address"|"fullest",
  *    "next_offset":N|null,"pools_per_arena":64,
- *    "arenas":[["0x7f0000000000","h..uXXYYYY e r..."], ...]}
+ *    "arenas":[["0x7f0000000000","h3u0300ff59."], ...]}
  *
  * T: the arenas the process has; R: those in the map (fewer when a
  * process's map is capped). Per pool, one letter for its state -- h header,
  * . untouched, e empty, r returned, s further pool of a multi-pool run,
  * a lost to alignment -- and for a used pool "u" then the class index (2
  * hex digits) and the used blocks (4 hex digits); its block size and blocks
- * per pool are the class's in the statistics. "fullest" orders by free
+ * per pool are the class's in the statistics. A run of equal pools is
+ * written once, after its length in decimal ("h62.u000400": a header, 62
+ * untouched pools, one used pool of class 0 with 1024 blocks used). "fullest" orders by free
  * pools, fewest first (the order the allocator fills arenas in), then
  * address. */
 #ifndef POOLD_MAP_JSON_H

@@ -64,8 +64,12 @@ assert m["order"] == "fullest" and m["pools_per_arena"] == 64 and len(m["arenas"
 for addr, pools in m["arenas"]:
     n, i = 0, 0
     while i < len(pools):
+        run = ""
+        while pools[i].isdigit():
+            run += pools[i]
+            i += 1
         i += 7 if pools[i] == "u" else 1
-        n += 1
+        n += int(run or 1)
     assert n == 64 and pools[0] == "h", (addr, pools)
 PYX
 ok $? "/stats/map?order=fullest&limit=2: two arenas of 64 pools each, header first"

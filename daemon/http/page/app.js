@@ -183,17 +183,19 @@
 
   // ---- the arena map ------------------------------------------------------------------------------
   let map = null, mapStats = null, geometry = null;
-  // One arena's pool string (map_json.h) -> [{s, c, u}] of 64 pools.
+  // One arena's pool string (map_json.h: [run length]token...) -> [{s, c, u}] of its pools.
   function decode(str) {
     const pools = [];
     for (let i = 0; i < str.length;) {
+      let run = 0;
+      while (str[i] >= "0" && str[i] <= "9") run = run * 10 + (str.charCodeAt(i++) - 48);
       const s = str[i++];
+      let pool = {s};
       if (s === "u") {
-        pools.push({s, c: parseInt(str.substr(i, 2), 16), u: parseInt(str.substr(i + 2, 4), 16)});
+        pool = {s, c: parseInt(str.substr(i, 2), 16), u: parseInt(str.substr(i + 2, 4), 16)};
         i += 6;
-      } else {
-        pools.push({s});
       }
+      for (let k = 0; k < (run || 1); k++) pools.push(pool);
     }
     return pools;
   }
