@@ -28,12 +28,26 @@ const flag_t flag_table[] = {
     { "web.max-requests", FK_UINT, OFF(max_requests), 0, 100000, "40",
       "Maximum number of requests served at once; past it poold answers 503. 0 = no limit.",
       false, true },
-    { "web.max-connections", FK_UINT, OFF(max_connections), 1, 100000, "128",
-      "Maximum number of open connections per listening address.", false, false },
-    { "web.max-connections-per-ip", FK_UINT, OFF(max_connections_per_ip), 1, 100000, "32",
-      "Maximum number of open connections from one client address.", false, false },
+    { "web.max-connections", FK_UINT, OFF(max_connections), 1, 1000000, "1024",
+      "Maximum number of open connections per listening address; when it is reached, idle "
+      "keep-alive connections and those that have not sent a complete request are closed "
+      "first to make room.", false, false },
+    { "web.max-connections-per-ip", FK_UINT, OFF(max_connections_per_ip), 0, 1000000, "32",
+      "Maximum number of open connections from one remote client address; loopback and "
+      "local-socket clients share their address and are not limited by it. 0 = no limit.",
+      false, false },
+    { "web.read-header-timeout", FK_DURATION, OFF(read_header_timeout_ms), 100, MS_PER_DAY, "5s",
+      "Close a connection whose request header is not complete this long after it connected "
+      "(or after the request line of a later request); sending slowly does not extend it.",
+      false, false },
+    { "web.idle-timeout", FK_DURATION, OFF(idle_timeout_ms), 100, MS_PER_DAY, "2m",
+      "Close a keep-alive connection that sends no new request for this long.", false, false },
+    { "web.write-timeout", FK_DURATION, OFF(write_timeout_ms), 100, MS_PER_DAY, "10s",
+      "Close a connection whose answer is not delivered this long after its request header "
+      "was complete (a client that does not read).", false, false },
     { "web.connection-timeout", FK_DURATION, OFF(connection_timeout_ms), 1000, MS_PER_DAY, "10s",
-      "Close a connection idle for this long (whole seconds).", false, false },
+      "Deprecated: sets --web.idle-timeout and --web.write-timeout where those are not given.",
+      false, false },
     { "web.config.file", FK_PATH, OFF(web_config_file), 0, 0, "",
       "Path to a web configuration file (TLS and basic authentication, exporter-toolkit format).",
       false, true },
@@ -228,6 +242,15 @@ static int add_listen(options_t *o, const char *value, enum opt_source src, char
     return 0;
 }
 
+static const char *duration_text(int64_t ms, char *out, size_t len)
+{
+    if (ms % 1000 == 0)
+        snprintf(out, len, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(out, len, "%lldms", (long long)ms);
+    return out;
+}
+
 static const char *expectation(const flag_t *f, char *tmp, size_t len)
 {
     switch (f->kind) {
@@ -237,7 +260,12 @@ static const char *expectation(const flag_t *f, char *tmp, size_t len)
         snprintf(tmp, len, "expected an integer from %" PRIu64 " to %" PRIu64, f->min, f->max);
         return tmp;
     case FK_BYTES: return "expected a size such as 1048576, 64MiB or 1GiB, at least 4096";
-    case FK_DURATION: return "expected a duration such as 10s or 1m30s, at least 1s";
+    case FK_DURATION: {
+        char least[32];
+        snprintf(tmp, len, "expected a duration such as 10s or 1m30s, at least %s",
+                 duration_text((int64_t)f->min, least, sizeof least));
+        return tmp;
+    }
     case FK_PURGE_DELAY: return "expected a duration such as 100ms, 0, or never";
     case FK_LOG_LEVEL: return "expected debug, info, warn or error";
     case FK_LOG_FORMAT: return "expected logfmt, json or journal";
@@ -384,15 +412,6 @@ bool options_copy(options_t *dst, const options_t *src)
     if (!ok)
         options_free(dst);
     return ok;
-}
-
-static const char *duration_text(int64_t ms, char *out, size_t len)
-{
-    if (ms % 1000 == 0)
-        snprintf(out, len, "%llds", (long long)(ms / 1000));
-    else
-        snprintf(out, len, "%lldms", (long long)ms);
-    return out;
 }
 
 void opt_format(const options_t *o, const flag_t *f, char *out, size_t len)
