@@ -14,6 +14,7 @@
 #include "service/log.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -361,9 +362,27 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 
 /* ---- deadlines -------------------------------------------------------------------------- */
 
+/* After a flood of connections has gone, glibc keeps the freed buffers
+ * (connection pools, answers) in its arenas; give them back, so poold's
+ * resident memory returns to where it was. Rare: only after the number of
+ * open connections fell by TRIM_AFTER_DROP. */
+#define TRIM_AFTER_DROP 64
+
+static void trim_after_flood(int64_t *peak)
+{
+    int64_t open = http_stats_conn_open();
+    if (open > *peak)
+        *peak = open;
+    if (*peak - open >= TRIM_AFTER_DROP) {
+        malloc_trim(0);
+        *peak = open;
+    }
+}
+
 static void *reap_loop(void *arg)
 {
     (void)arg;
+    int64_t peak = 0;
     pthread_mutex_lock(&reaper_lock);
     while (!atomic_load(&stopping)) {
         struct timespec ts;
@@ -374,6 +393,7 @@ static void *reap_loop(void *arg)
         pthread_cond_timedwait(&reaper_wake, &reaper_lock, &ts);
         for (size_t i = 0; i < n_servers && !atomic_load(&stopping); i++)
             conntab_reap(&servers[i].conns, now_ms());
+        trim_after_flood(&peak);
     }
     pthread_mutex_unlock(&reaper_lock);
     return NULL;
