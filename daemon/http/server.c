@@ -59,7 +59,9 @@ typedef struct server {
 } server_t;
 
 static server_t servers[MAX_LISTEN];
-static size_t n_servers;
+/* Atomic: a server's polling thread looks at the others' connections
+ * (take_slot) while later servers are still being started. */
+static _Atomic size_t n_servers;
 static atomic_bool stopping;
 static pthread_t reaper;
 static bool reaper_running;
@@ -565,11 +567,14 @@ void server_stop(void)
 {
     atomic_store(&stopping, true);
     stop_reaper();
-    for (size_t i = 0; i < n_servers; i++) {
+    size_t n = atomic_load(&n_servers);
+    /* Every polling thread stops before any table goes: they look into
+     * each other's. */
+    for (size_t i = 0; i < n; i++)
         MHD_stop_daemon(servers[i].mhd);   /* closes the listening socket too */
+    for (size_t i = 0; i < n; i++)
         conntab_destroy(&servers[i].conns);
-    }
-    n_servers = 0;
+    atomic_store(&n_servers, 0);
     for (size_t i = 0; i < n_extra_headers; i++) {
         free(extra_headers[i].name);
         free(extra_headers[i].value);
