@@ -54,6 +54,11 @@ wait $holder
 closed=$(python3 $RAW hold "$H" "$P" 127.0.0.2 4 15)
 ok $([[ $closed -eq 4 ]]; echo $?) "half-requests are closed by the header deadline ($closed of 4)"
 still_serves "after the slow clients"
+i0=$(scrape | metric 'poold_http_connections_closed_total{reason="idle_timeout"}')
+st=$(python3 $RAW keepalive "$H" "$P" 10)
+ok $([[ $st == closed ]]; echo $?) "an idle keep-alive connection is closed at the idle deadline ($st)"
+ok $([[ $(scrape | metric 'poold_http_connections_closed_total{reason="idle_timeout"}') -gt $i0 ]]; echo $?) \
+  "and counted (reason idle_timeout)"
 
 # ---- too many requests in flight: 503 ----------------------------------------------------
 # An arena is about 3 KB of /stats/arenas JSON: 64 of them overflow the
