@@ -50,12 +50,3 @@ install-daemon: $(BUILD)/poold
 	  echo "install -m 644 daemon/config/poold.conf $(DESTDIR)$(SYSCONFDIR)/poold/poold.conf"; \
 	  install -m 644 daemon/config/poold.conf $(DESTDIR)$(SYSCONFDIR)/poold/poold.conf; \
 	fi
-
-# ---- the connection policy's unit test (suite daemon-conntrack) -------------------
-# conntrack.c with the counters it names, nothing else: no server, no network.
-CONNTRACK_TEST_SRC := tests/daemon/conntrack_test.c daemon/http/conntrack.c \
-                      daemon/collectors/http_stats.c
-$(BUILD)/tests/daemon_conntrack: $(CONNTRACK_TEST_SRC) daemon/http/conntrack.h tests/lib/tap.h
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Idaemon -Itests/lib $(CONNTRACK_TEST_SRC) $(LDFLAGS) -pthread -o $@
-TEST_BINS += $(BUILD)/tests/daemon_conntrack
