@@ -211,7 +211,7 @@ static bool take_slot(int cls)
 {
     unsigned limit = slot_limit(cls);
     int n = atomic_fetch_add(&active[cls], 1) + 1;
-    if (!limit || (unsigned)n <= limit) {
+    if (!limit || n <= (int)limit) {
         http_stats_inflight_add(1);
         return true;
     }
@@ -266,7 +266,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     conn_t *cn = conn_of(c);
     if (cn && cn->probe) {
         *con_cls = &mark_probe_request;
-        conntab_answering(&sv->conns, cn, false, now_ms());
+        conntab_answering(&sv->conns, cn, -1, now_ms());
         return MHD_YES;
     }
     int kind = slot_class(url);

@@ -77,6 +77,8 @@ under_attack() {
     "$name: poold's descriptors return to $fd0 (during: up to $fdmax; after: $fd1)"
   ok $([[ $rssmax -le $((rss0 + 65536)) && $rss1 -le $((rss0 + 16384)) ]]; echo $?) \
     "$name: poold's RSS stays bounded (before $((rss0 / 1024)) MiB, during up to $((rssmax / 1024)) MiB, after $((rss1 / 1024)) MiB)"
+  local inflight; inflight=$(scrape | metric poold_http_requests_in_flight)
+  ok $([[ $inflight -eq 1 ]]; echo $?) "$name: afterwards only the scrape itself is in flight ($inflight)"
   for ((i = 0; i < ${#pids[@]}; i++)); do diag "attack $i: $(cat "$TEST_TMP/attack.$i")"; done
 }
 
