@@ -26,7 +26,8 @@ const flag_t flag_table[] = {
       "Use the sockets passed by systemd socket activation instead of listening.",
       false, false },
     { "web.max-requests", FK_UINT, OFF(max_requests), 0, 100000, "40",
-      "Maximum number of requests served at once; past it poold answers 503. 0 = no limit.",
+      "Maximum number of scrapes (the telemetry path) served at once; past it poold answers "
+      "503. The other pages share an eighth of it (at least 1). 0 = no limit.",
       false, true },
     { "web.max-connections", FK_UINT, OFF(max_connections), 1, 1000000, "1024",
       "Maximum number of open connections per listening address; when it is reached, idle "
@@ -46,7 +47,8 @@ const flag_t flag_table[] = {
       "Close a connection whose answer is not delivered this long after its request header "
       "was complete (a client that does not read).", false, false },
     { "web.connection-timeout", FK_DURATION, OFF(connection_timeout_ms), 1000, MS_PER_DAY, "10s",
-      "Deprecated: sets --web.idle-timeout and --web.write-timeout where those are not given.",
+      "Deprecated (use --web.idle-timeout and --web.write-timeout): when given, sets those of "
+      "the two that are not given.",
       false, false },
     { "web.config.file", FK_PATH, OFF(web_config_file), 0, 0, "",
       "Path to a web configuration file (TLS and basic authentication, exporter-toolkit format).",

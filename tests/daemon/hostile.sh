@@ -82,7 +82,7 @@ still_serves "once the slow reader is done"
 ok $([[ $(scrape | metric 'poold_http_requests_total{code="503"}') -gt $n503 ]]; echo $?) "503s are counted"
 
 # ---- the connection limit ------------------------------------------------------------------
-start_poold --workload=idle --web.max-connections=4
+start_poold --workload=idle --web.max-connections=4 --web.connection-timeout=1s
 HOSTPORT=${POOLD_URL#http://}; P=${HOSTPORT##*:}
 fd0=$(ls /proc/$POOLD_PID/fd | wc -l)
 python3 $RAW hold 127.0.0.1 "$P" 127.0.0.2 4 3 >/dev/null &
@@ -93,6 +93,10 @@ ok $([[ $c == 200 ]]; echo $?) "with the connection limit full of half-sent requ
 ok $([[ $(scrape | metric 'poold_http_connections_closed_total{reason="evicted"}') -ge 1 ]]; echo $?) \
   "the oldest half-sent request made room for it (closed, reason evicted)"
 wait $holder
+i0=$(scrape | metric 'poold_http_connections_closed_total{reason="idle_timeout"}')
+st=$(python3 $RAW keepalive "$H" "$P" 10)
+ok $([[ $st == closed && $(scrape | metric 'poold_http_connections_closed_total{reason="idle_timeout"}') -gt $i0 ]]; echo $?) \
+  "the deprecated --web.connection-timeout=1s still sets the idle timeout ($st)"
 ok $(kill -0 "$POOLD_PID"; echo $?) "poold is still running"
 stop_poold; ok $? "SIGTERM exits 0 after all that"
 
