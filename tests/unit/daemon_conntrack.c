@@ -47,30 +47,46 @@ static bool was_closed(const client_t *cl)
     return recv(cl->mine, &b, 1, 0) == 0;
 }
 
-/* The polling thread's part of a close: the entry goes, its socket too. */
-static int finish(conntab_t *t, client_t *cl)
+/* The polling thread's part of a close: the entry goes, its socket too;
+ * returns the reason, and the slot the entry still held. */
+static int finish_as(conntab_t *t, client_t *cl, bool shutting_down, int *slot, bool *parked)
 {
-    int slot;
-    bool parked;
     int fd = cl->c->fd;
-    int why = conntab_close(t, cl->c, false, &slot, &parked);
+    int why = conntab_close(t, cl->c, shutting_down, slot, parked);
     close(fd);
     close(cl->mine);
     cl->c = NULL;
     return why;
 }
 
-static conn_limits_t limits(unsigned max, unsigned per_address)
+static int finish(conntab_t *t, client_t *cl)
 {
-    return (conn_limits_t){ .max_connections = max, .max_per_address = per_address,
-                            .header_ms = 100, .idle_ms = 1000, .write_ms = 500 };
+    int slot;
+    bool parked;
+    return finish_as(t, cl, false, &slot, &parked);
+}
+
+/* Closes every client given and the table. */
+static void finish_all(conntab_t *t, client_t *const *cls, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cls[i]->c)
+            finish(t, cls[i]);
+    conntab_destroy(t);
+}
+
+/* A table with deadlines of 100 ms (header), 1 s (idle) and 500 ms (write). */
+static void table(conntab_t *t, unsigned max, unsigned per_address)
+{
+    conn_limits_t lim = { .max_connections = max, .max_per_address = per_address,
+                          .header_ms = 100, .idle_ms = 1000, .write_ms = 500 };
+    conntab_init(t, &lim, max + 16);
 }
 
 static void making_room(void)
 {
     conntab_t t;
-    conn_limits_t lim = limits(3, 0);
-    conntab_init(&t, &lim, 16);
+    table(&t, 3, 0);
     client_t a = connect_from(&t, "127.0.0.1", 0), b = connect_from(&t, "127.0.0.1", 1),
              c = connect_from(&t, "127.0.0.1", 2);
     OK(a.c && b.c && c.c, "three connections fit a limit of three");
@@ -92,17 +108,13 @@ static void making_room(void)
     OK(!f.c && !was_closed(&c) && !was_closed(&d) && !was_closed(&e),
        "when every connection is being answered, the newcomer is refused and nobody is pushed out");
     close(f.mine);
-    finish(&t, &c);
-    finish(&t, &d);
-    finish(&t, &e);
-    conntab_destroy(&t);
+    finish_all(&t, (client_t *[]){ &c, &d, &e }, 3);
 }
 
 static void per_address(void)
 {
     conntab_t t;
-    conn_limits_t lim = limits(100, 2);
-    conntab_init(&t, &lim, 128);
+    table(&t, 100, 2);
     client_t r1 = connect_from(&t, "192.0.2.7", 0), r2 = connect_from(&t, "192.0.2.7", 1);
     client_t other = connect_from(&t, "192.0.2.8", 2);
     client_t r3 = connect_from(&t, "192.0.2.7", 3);
@@ -121,17 +133,13 @@ static void per_address(void)
     OK(all && none_closed, "loopback clients share one address: the per-address limit leaves them alone");
     for (int i = 0; i < 6; i++)
         finish(&t, &local[i]);
-    finish(&t, &r2);
-    finish(&t, &r3);
-    finish(&t, &other);
-    conntab_destroy(&t);
+    finish_all(&t, (client_t *[]){ &r2, &r3, &other }, 3);
 }
 
 static void deadlines(void)
 {
     conntab_t t;
-    conn_limits_t lim = limits(100, 0);
-    conntab_init(&t, &lim, 16);
+    table(&t, 100, 0);
     client_t w = connect_from(&t, "127.0.0.1", 0);
     conntab_request_line(&t, w.c, 60);
     OK(conntab_reap(&t, 99) == 0 && !was_closed(&w), "before the header deadline nothing is closed");
@@ -153,19 +161,15 @@ static void deadlines(void)
     conntab_answering(&t, s.c, 1, 10);
     OK(conntab_reap(&t, 509) == 0 && conntab_reap(&t, 510) == 1, "an answer not delivered by the write deadline is closed");
     int slot;
-    int fd = s.c->fd;
-    OK(conntab_close(&t, s.c, false, &slot, &parked) == CLOSE_WRITE_TIMEOUT && slot == 1 && !parked,
+    OK(finish_as(&t, &s, false, &slot, &parked) == CLOSE_WRITE_TIMEOUT && slot == 1 && !parked,
        "reason write_timeout, and its slot comes back with the close");
-    close(fd);
-    close(s.mine);
     conntab_destroy(&t);
 }
 
 static void slots(void)
 {
     conntab_t t;
-    conn_limits_t lim = limits(100, 0);
-    conntab_init(&t, &lim, 16);
+    table(&t, 100, 0);
     client_t old = connect_from(&t, "127.0.0.1", 0), young = connect_from(&t, "127.0.0.1", 0),
              scrape = connect_from(&t, "127.0.0.1", 0);
     conntab_answering(&t, old.c, 1, 0);
@@ -179,21 +183,15 @@ static void slots(void)
     OK(!conntab_free_slot(&t, 1, 1100, 1000, false), "the other class's answers are not touched (nor the young one)");
     OK(conntab_free_slot(&t, 1, 1800, 1000, true) && was_closed(&young), "with close_it the stalled answer is closed");
     int slot;
-    int fd = young.c->fd;
-    OK(conntab_close(&t, young.c, false, &slot, &parked) == CLOSE_EVICTED && slot == -1,
+    OK(finish_as(&t, &young, false, &slot, &parked) == CLOSE_EVICTED && slot == -1,
        "closed for its slot: reason evicted, no slot to give back twice");
-    close(fd);
-    close(young.mine);
-    finish(&t, &old);
-    finish(&t, &scrape);
-    conntab_destroy(&t);
+    finish_all(&t, (client_t *[]){ &old, &scrape }, 2);
 }
 
 static void reasons(void)
 {
     conntab_t t;
-    conn_limits_t lim = limits(100, 0);
-    conntab_init(&t, &lim, 16);
+    table(&t, 100, 0);
     client_t a = connect_from(&t, "127.0.0.1", 0), b = connect_from(&t, "127.0.0.1", 0),
              c = connect_from(&t, "127.0.0.1", 0);
     bool parked;
@@ -203,10 +201,7 @@ static void reasons(void)
     conntab_request_line(&t, b.c, 1);
     OK(finish(&t, &b) == CLOSE_ERROR, "one that ends between its request line and a complete header: error");
     int slot;
-    int fd = c.c->fd;
-    OK(conntab_close(&t, c.c, true, &slot, &parked) == CLOSE_SHUTDOWN, "closed by poold stopping: shutdown");
-    close(fd);
-    close(c.mine);
+    OK(finish_as(&t, &c, true, &slot, &parked) == CLOSE_SHUTDOWN, "closed by poold stopping: shutdown");
     conntab_destroy(&t);
 }
 
