@@ -30,6 +30,7 @@
 #define POOLD_CONNTRACK_H
 
 #include "collectors/http_stats.h"
+#include "service/clock.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -37,6 +38,9 @@
 #include <stdint.h>
 
 enum conn_state { CONN_WAITING, CONN_ANSWER, CONN_IDLE };
+
+/* The tables' clock: monotonic milliseconds. */
+static inline int64_t conn_now_ms(void) { return (int64_t)(mono_ns() / 1000000); }
 
 typedef struct conn_limits {
     unsigned max_connections;      /* live connections per listener */

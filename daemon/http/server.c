@@ -9,15 +9,14 @@
 #include "http/auth.h"
 #include "http/conntrack.h"
 #include "http/listen.h"
+#include "http/reaper.h"
 #include "http/routes.h"
-#include "service/clock.h"
+#include "http/slots.h"
 #include "service/log.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <microhttpd.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,22 +31,6 @@
 /* Per-connection kernel send buffer (the kernel doubles it): room for a
  * gzipped scrape many times over, and for a plain one on a fast network. */
 #define SEND_BUFFER_BYTES (64 * 1024)
-/* In-flight slots. Scrapes (the telemetry path) have --web.max-requests of
- * them; the other pages together an eighth of that (at least one): they
- * are the expensive ones (a full arena page takes tens of milliseconds to
- * build, in the same polling thread that answers the scraper), and clients
- * that hold the pages' slots cannot turn the monitoring away. An answer nobody has finished reading
- * after STALLED_ANSWER_MS gives its slot to a new request rather than make
- * it take a 503: answers are built before they are sent, and on any
- * working link even the biggest is delivered far sooner. It is parked:
- * it goes on without a slot until its write deadline; when as many are
- * parked as there are slots, the stalled answer is closed instead. */
-enum { SLOT_SCRAPE, SLOT_PAGE, SLOT_CLASSES };
-#define STALLED_ANSWER_MS 1000
-#define PAGE_SLOT_SHARE 8
-static _Atomic int active[SLOT_CLASSES], parked[SLOT_CLASSES];
-/* How often deadlines are checked: the precision of every timeout. */
-#define REAP_INTERVAL_MS 100
 /* Descriptors kept for everything but connections (logs, /proc, segments). */
 #define SPARE_FDS 64
 
@@ -59,18 +42,14 @@ typedef struct server {
 } server_t;
 
 static server_t servers[MAX_LISTEN];
+static conntab_t *tables[MAX_LISTEN];     /* servers[i].conns, for slots and the reaper */
 /* Atomic: a server's polling thread looks at the others' connections
- * (take_slot) while later servers are still being started. */
+ * (slots_take) while later servers are still being started. */
 static _Atomic size_t n_servers;
 static atomic_bool stopping;
-static pthread_t reaper;
-static bool reaper_running;
-static pthread_mutex_t reaper_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t reaper_wake = PTHREAD_COND_INITIALIZER;
 static routes_config_t routes;
 static kv_t extra_headers[WEBCONFIG_MAX_HEADERS];
 static size_t n_extra_headers;
-static _Atomic unsigned max_requests;
 
 /* Per-request states kept in MHD's *con_cls: counted (a client's request,
  * not answered yet), the probe's, answered. Which request holds an
@@ -81,7 +60,7 @@ static _Atomic int probe_fd = -1;
  * when a probe cannot get in because every connection slot is taken. */
 static _Atomic uint64_t connections_closed;
 
-void server_set_max_requests(unsigned n) { atomic_store(&max_requests, n); }
+void server_set_max_requests(unsigned n) { slots_set_limit(n); }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -121,8 +100,6 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply_t *rep, bool c
     reply_free(rep);
     return ret;
 }
-
-static int64_t now_ms(void) { return (int64_t)(mono_ns() / 1000000); }
 
 static conn_t *conn_of(struct MHD_Connection *c)
 {
@@ -185,56 +162,9 @@ static bool announces_body(struct MHD_Connection *c)
            (cl && strspn(cl, "0") != strlen(cl));
 }
 
-static int slot_class(const char *url)
-{
-    return routes.telemetry_path && strcmp(url, routes.telemetry_path) == 0 ? SLOT_SCRAPE : SLOT_PAGE;
-}
-
-static void release_slot(int cls, bool was_parked)
-{
-    if (cls < 0)
-        return;
-    atomic_fetch_sub(was_parked ? &parked[cls] : &active[cls], 1);
-    http_stats_inflight_add(-1);
-}
-
-/* A slot for a new request: a free one, or one a stalled answer gives up. */
-static unsigned slot_limit(int cls)
-{
-    unsigned limit = atomic_load(&max_requests);
-    if (cls == SLOT_SCRAPE || !limit)
-        return limit;
-    return limit / PAGE_SLOT_SHARE ? limit / PAGE_SLOT_SHARE : 1;
-}
-
-static bool take_slot(int cls)
-{
-    unsigned limit = slot_limit(cls);
-    int n = atomic_fetch_add(&active[cls], 1) + 1;
-    if (!limit || n <= (int)limit) {
-        http_stats_inflight_add(1);
-        return true;
-    }
-    bool close_it = (unsigned)atomic_load(&parked[cls]) >= limit;
-    for (size_t i = 0; i < n_servers; i++)
-        if (conntab_free_slot(&servers[i].conns, cls, now_ms(), STALLED_ANSWER_MS, close_it)) {
-            /* The stalled answer's slot is this request's now; parked, it
-             * is still in flight; closed, it is not. */
-            atomic_fetch_sub(&active[cls], 1);
-            if (close_it)
-                http_stats_inflight_add(-1);
-            else
-                atomic_fetch_add(&parked[cls], 1);
-            http_stats_inflight_add(1);
-            return true;
-        }
-    atomic_fetch_sub(&active[cls], 1);
-    return false;
-}
-
 static enum MHD_Result refuse_busy(struct MHD_Connection *c, int cls)
 {
-    unsigned limit = slot_limit(cls);
+    unsigned limit = slots_limit(cls);
     char msg[96];
     snprintf(msg, sizeof msg, "Limit of concurrent requests reached (%u), try again later.\n", limit);
     reply_t rep;
@@ -266,15 +196,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     conn_t *cn = conn_of(c);
     if (cn && cn->probe) {
         *con_cls = &mark_probe_request;
-        conntab_answering(&sv->conns, cn, -1, now_ms());
+        conntab_answering(&sv->conns, cn, -1, conn_now_ms());
         return MHD_YES;
     }
-    int kind = slot_class(url);
-    bool slot = take_slot(kind);
+    int kind = slots_class(url, routes.telemetry_path);
+    bool slot = slots_take(kind, tables, atomic_load(&n_servers), conn_now_ms());
     if (cn)
-        conntab_answering(&sv->conns, cn, slot ? kind : -1, now_ms());
+        conntab_answering(&sv->conns, cn, slot ? kind : -1, conn_now_ms());
     else if (slot)
-        release_slot(kind, false);     /* untracked: nothing would give it back */
+        slots_release(kind, false);     /* untracked: nothing would give it back */
     if (!slot) {
         *con_cls = &mark_answered;
         return refuse_busy(c, kind);
@@ -295,7 +225,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     (void)uri;
     conn_t *cn = conn_of(c);
     if (cn)
-        conntab_request_line(&sv->conns, cn, now_ms());
+        conntab_request_line(&sv->conns, cn, conn_now_ms());
     return NULL;
 }
 
@@ -308,7 +238,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                  toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED;
     bool was_parked = false;
     if (cn)
-        release_slot(conntab_done(&sv->conns, cn, error, now_ms(), &was_parked), was_parked);
+        slots_release(conntab_done(&sv->conns, cn, error, conn_now_ms(), &was_parked), was_parked);
     *con_cls = NULL;
 }
 
@@ -336,7 +266,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         int slot = -1;
         int why = cn ? conntab_close(&sv->conns, cn, atomic_load(&stopping), &slot, &was_parked)
                      : CLOSE_REFUSED;
-        release_slot(slot, was_parked);
+        slots_release(slot, was_parked);
         if (!probe)
             http_stats_conn_closed(why);
         return;
@@ -357,71 +287,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         sl = 0;
     if (!probe)
         http_stats_conn_opened();
-    *socket_context = conntab_open(&sv->conns, fd, &ss, sl, probe, now_ms());
+    *socket_context = conntab_open(&sv->conns, fd, &ss, sl, probe, conn_now_ms());
     if (!*socket_context)
         shut_now(fd);
-}
-
-/* ---- deadlines -------------------------------------------------------------------------- */
-
-/* After a flood of connections has gone, glibc keeps the freed buffers
- * (connection pools, answers) in its arenas; give them back, so poold's
- * resident memory returns to where it was. Rare: only after the number of
- * open connections fell by TRIM_AFTER_DROP. */
-#define TRIM_AFTER_DROP 64
-
-static void trim_after_flood(int64_t *peak)
-{
-    int64_t open = http_stats_conn_open();
-    if (open > *peak)
-        *peak = open;
-    if (*peak - open >= TRIM_AFTER_DROP) {
-        malloc_trim(0);
-        *peak = open;
-    }
-}
-
-static void *reap_loop(void *arg)
-{
-    (void)arg;
-    int64_t peak = 0;
-    pthread_mutex_lock(&reaper_lock);
-    while (!atomic_load(&stopping)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += REAP_INTERVAL_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&reaper_wake, &reaper_lock, &ts);
-        for (size_t i = 0; i < n_servers && !atomic_load(&stopping); i++)
-            conntab_reap(&servers[i].conns, now_ms());
-        trim_after_flood(&peak);
-    }
-    pthread_mutex_unlock(&reaper_lock);
-    return NULL;
-}
-
-static int start_reaper(void)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_destroy(&reaper_wake);
-    pthread_cond_init(&reaper_wake, &ca);
-    pthread_condattr_destroy(&ca);
-    reaper_running = pthread_create(&reaper, NULL, reap_loop, NULL) == 0;
-    return reaper_running ? 0 : -1;
-}
-
-static void stop_reaper(void)
-{
-    if (!reaper_running)
-        return;
-    pthread_mutex_lock(&reaper_lock);
-    pthread_cond_signal(&reaper_wake);
-    pthread_mutex_unlock(&reaper_lock);
-    pthread_join(reaper, NULL);
-    reaper_running = false;
 }
 
 /* ---- starting and stopping -------------------------------------------------------- */
@@ -549,9 +417,10 @@ int server_start(const server_settings_t *s, char *err, size_t errlen)
             return -1;
         }
         sv->tls = s->web && s->web->tls;
+        tables[n_servers] = &sv->conns;
         n_servers++;
     }
-    if (start_reaper() != 0) {
+    if (reaper_start(tables, atomic_load(&n_servers)) != 0) {
         snprintf(err, errlen, "cannot start the connection reaper thread");
         server_stop();
         return -1;
@@ -566,7 +435,7 @@ fail:
 void server_stop(void)
 {
     atomic_store(&stopping, true);
-    stop_reaper();
+    reaper_stop();
     size_t n = atomic_load(&n_servers);
     /* Every polling thread stops before any table goes: they look into
      * each other's. */
