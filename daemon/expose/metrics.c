@@ -362,6 +362,27 @@ static void processes(expo_t *e, const processes_view_t *v)
     process_families(e, v);
 }
 
+/* The connection policy at work: an attack shows as closes by deadline or
+ * to make room, and as refusals, while the scrapes go on. */
+static void http_connections(expo_t *e)
+{
+    expo_family(e, "poold_http_requests_refused_total", MT_COUNTER,
+                "HTTP requests refused, by reason: max_requests (503), body (a body was "
+                "announced), unauthorized (401).");
+    for (int r = 0; r < REFUSED_REASONS; r++)
+        expo_u64(e, NULL, &(label_t){ "reason", http_refusal_names[r] }, 1, http_stats_refusals(r));
+    int64_t open = http_stats_conn_open();
+    one_u64(e, "poold_http_connections_open", MT_GAUGE, "HTTP connections open now.",
+            open > 0 ? (uint64_t)open : 0);
+    one_u64(e, "poold_http_connections_accepted_total", MT_COUNTER, "HTTP connections accepted.",
+            http_stats_conn_accepted());
+    expo_family(e, "poold_http_connections_closed_total", MT_COUNTER,
+                "HTTP connections closed, by reason: normal, error, header_timeout, idle_timeout, "
+                "write_timeout, evicted (to make room), refused (no room), shutdown.");
+    for (int r = 0; r < CLOSE_REASONS; r++)
+        expo_u64(e, NULL, &(label_t){ "reason", conn_close_names[r] }, 1, http_stats_conn_closes(r));
+}
+
 static void http_and_build(expo_t *e)
 {
     expo_family(e, "poold_http_requests_total", MT_COUNTER, "HTTP requests answered, by status code.");
@@ -372,6 +393,7 @@ static void http_and_build(expo_t *e)
     }
     one_u64(e, "poold_http_requests_in_flight", MT_GAUGE,
             "HTTP requests being served, this scrape included.", (uint64_t)http_stats_inflight());
+    http_connections(e);
     bool ok;
     double when;
     status_reload_read(&ok, &when);

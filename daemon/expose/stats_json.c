@@ -232,6 +232,17 @@ static cJSON *http(void)
         cJSON_AddNumberToObject(codes, code, (double)http_stats_requests(i));
     }
     cJSON_AddNumberToObject(o, "in_flight", http_stats_inflight());
+    cJSON *refused = cJSON_AddObjectToObject(o, "refused");
+    for (int r = 0; refused && r < REFUSED_REASONS; r++)
+        cJSON_AddNumberToObject(refused, http_refusal_names[r], (double)http_stats_refusals(r));
+    cJSON *conns = cJSON_AddObjectToObject(o, "connections");
+    if (conns) {
+        cJSON_AddNumberToObject(conns, "open", (double)http_stats_conn_open());
+        cJSON_AddNumberToObject(conns, "accepted", (double)http_stats_conn_accepted());
+        cJSON *closed = cJSON_AddObjectToObject(conns, "closed");
+        for (int r = 0; closed && r < CLOSE_REASONS; r++)
+            cJSON_AddNumberToObject(closed, conn_close_names[r], (double)http_stats_conn_closes(r));
+    }
     return o;
 }
 

@@ -2,8 +2,8 @@
 # daemon-asan / daemon-tsan: poold built with a sanitizer (build/asan or
 # build/tsan, as `make asan` / `make tsan` build them) through a smoke run:
 # every endpoint, both formats, gzip, refusals, reloads that change the
-# workload, a trace replay with the process collector, TLS with basic auth,
-# then SIGTERM. It must exit 0 with no
+# workload, a trace replay with the process collector, slow-client attacks,
+# TLS with basic auth, then SIGTERM. It must exit 0 with no
 # sanitizer report (ASan also checks for leaks at exit).
 #   tests/daemon/san.sh address,undefined | thread
 cd "$(dirname "$0")/../.."
@@ -86,6 +86,25 @@ ok $? "replay loops and both processes are exported ($SAN_KIND)"
 kill -HUP "$POOLD_PID"; sleep 0.5
 stop_poold; status=$?
 ok $([[ $status -eq 0 ]] && sanitizer_clean "$POOLD_LOG"; echo $?) "replay + collector run: exit 0, no sanitizer report" || report "$POOLD_LOG"
+
+# ---- slow clients: deadlines, making room, stalled answers -----------------------------------
+# The connection policy's threads at work: the deadline thread shutting
+# connections while the polling thread closes them, newcomers evicting
+# half-sent headers, stalled answers giving their slots up, the watchdog's
+# probe beside them.
+start_poold --workload=fragmenter --workload.rate=0 --workload.max-bytes=32MiB \
+  --web.max-connections=50 --web.read-header-timeout=1s --web.max-requests=8
+P=${POOLD_URL##*:}
+/usr/bin/python3 tests/daemon/attack.py half-headers 127.0.0.1 "$P" 3 200 127.0.0.1,127.0.0.2 >/dev/null &
+a1=$!
+/usr/bin/python3 tests/daemon/attack.py no-read 127.0.0.1 "$P" 3 20 "/stats/arenas?limit=64" >/dev/null &
+a2=$!
+for i in $(seq 1 10); do curl -s -o /dev/null --max-time 5 "$POOLD_URL/metrics"; sleep 0.2; done
+wait $a1 $a2
+c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$POOLD_URL/metrics")
+stop_poold; status=$?
+ok $([[ $c == 200 && $status -eq 0 ]] && sanitizer_clean "$POOLD_LOG"; echo $?) \
+  "slow-client attacks: served ($c), exit 0, no sanitizer report ($SAN_KIND)" || report "$POOLD_LOG"
 
 # ---- TLS and basic auth ----------------------------------------------------------------
 if command -v openssl >/dev/null && command -v htpasswd >/dev/null; then
