@@ -195,10 +195,11 @@ version   a_reserved_field_set                reserved=1
 inconsistent poolalloc_without_its_groups     has=0x20
 EOF
 
-# Version 1 (an older shim; the committed seed) and a pymalloc segment are read too.
+# Version 1 (an older shim; the committed seed) and a pymalloc segment are read too. Their
+# interval is long, so they stay fresh through the checks below on a loaded machine.
 sleep 60 & S3=$!; sleep 60 & S4=$!; TEST_PIDS+=("$S3" "$S4")
-$MKSEG tests/fuzz/corpus/segment/python3 "$D/poolmalloc.$S3" pid="$S3" start=now updated=now
-$MKSEG "$TMP/template" "$D/poolmalloc.$S4" pid="$S4" start=now updated=now pymalloc=1
+$MKSEG tests/fuzz/corpus/segment/python3 "$D/poolmalloc.$S3" pid="$S3" start=now updated=now interval=60000
+$MKSEG "$TMP/template" "$D/poolmalloc.$S4" pid="$S4" start=now updated=now interval=60000 pymalloc=1
 s=$(scrape)
 grep -q "^poold_process_info{pid=\"$S3\",comm=\"python3\",allocator=\"poolalloc\"} 1" <<<"$s"
 ok $? "a version 1 segment is still exported (allocator poolalloc)"
@@ -210,7 +211,7 @@ ok $? "... with no operation or large-block samples (pymalloc keeps none), while
 # pymalloc's map lacks the arenas CPython made before its publisher loaded: a partial map is fine
 sleep 60 & S5=$!; TEST_PIDS+=("$S5")
 recs=$(python3 -c 'import struct,sys; print(struct.unpack_from("<I", open(sys.argv[1],"rb").read(), 136)[0])' "$TMP/template")
-$MKSEG "$TMP/template" "$D/poolmalloc.$S5" pid="$S5" start=now updated=now pymalloc=1 records=$((recs - 1))
+$MKSEG "$TMP/template" "$D/poolmalloc.$S5" pid="$S5" start=now updated=now interval=60000 pymalloc=1 records=$((recs - 1))
 $MKSEG "$TMP/template" "$D/poolmalloc.999931" pid=999931 records=$((recs - 1))
 a=$(scrape | metric 'poold_process_segments_skipped_total{reason="map"}')
 s2=$(scrape)
