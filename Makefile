@@ -70,6 +70,7 @@ include allocator/allocator.mk
 -include systemd/systemd.mk
 -include man/man.mk
 -include packaging/deb.mk
+-include $(wildcard python/*/*.mk)
 
 # ---- targets that need every component's variables -----------------------
 .PHONY: tests
