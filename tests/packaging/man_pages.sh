@@ -52,13 +52,13 @@ mapfile -t denv < <(grep -rhoE 'getenv\("[A-Z_][A-Z0-9_]*"' daemon --include='*.
 for e in "${denv[@]}"; do
   ok "$(has "$T/poold.8.txt" "$e"; echo $?)" "poold(8) names the environment variable $e"
 done
-# Every page the running poold links from its landing page is an endpoint.
+# Every path the running poold's landing page links or loads is an endpoint.
 if start_poold --workload=idle; then
-  mapfile -t links < <(curl -fsS --max-time 5 "$POOLD_URL/" | grep -oE 'href="/[^"?#]*' | sed 's/^href="//' | sort -u)
+  mapfile -t links < <(curl -fsS --max-time 5 "$POOLD_URL/" | grep -oE '(href|src)="/[^"?#]*' | sed 's/^[a-z]*="//' | sort -u)
   stop_poold
   ok "$([[ ${#links[@]} -ge 3 ]]; echo $?)" "the landing page links poold's endpoints (${links[*]})"
   for l in "${links[@]}"; do
-    ok "$(sed -n '/^ENDPOINTS/,/^[A-Z]/p' "$T/poold.8.txt" | grep -qE -- "(GET|HEAD) $l([ ?]|\$)"; echo $?)" \
+    ok "$(sed -n '/^ENDPOINTS/,/^[A-Z]/p' "$T/poold.8.txt" | grep -qE -- "(GET|HEAD) ([^ ]+, )*$l([ ?,]|\$)"; echo $?)" \
       "poold(8) ENDPOINTS describes GET $l"
   done
 else
