@@ -49,10 +49,16 @@ COPY
   echo
   echo " -- $maintainer  $(date -u -R -d "@$epoch")"
 } | gzip -9n >"$doc/changelog.gz"
-for f in "$root"/usr/bin/* "$root"/usr/lib/*.so*; do
-  [[ -L $f ]] && continue
+# ELF files: the binaries, libraries and the Python extension (found by
+# their magic, so new ones are not missed).
+is_elf() { [[ ! -L $1 && $(head -c4 "$1" | od -An -c | tr -d ' ') == '177ELF' ]]; }
+elves=()
+while IFS= read -r f; do is_elf "$f" && elves+=("$f"); done < <(find "$root/usr" -type f)
+for f in "${elves[@]}"; do
   strip --strip-unneeded --remove-section=.comment --remove-section=.note "$f"
 done
+# Byte code is Python's to write at first import, not the package's to ship.
+find "$root" -type d -name __pycache__ -prune -exec rm -rf {} +
 chmod 644 "$root"/usr/lib/*.so.* "$root"/usr/lib/libpoolmalloc.so
 find "$root" -type d -exec chmod 755 {} +
 
@@ -71,14 +77,15 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/debian"
 printf 'Source: poold\n\nPackage: poold\nArchitecture: any\n' >"$work/debian/control"
-elves=()
-while IFS= read -r f; do
-  [[ $(head -c4 "$f" | od -An -c | tr -d ' ') == '177ELF' ]] && elves+=("-e$f")
-done < <(find "$root/usr" -type f)
-depends=$(cd "$work" && dpkg-shlibdeps -O "${elves[@]}" 2>"$work/shlibdeps.err" |
+depends=$(cd "$work" && dpkg-shlibdeps -O "${elves[@]/#/-e}" 2>"$work/shlibdeps.err" |
           sed -n 's/^shlibs:Depends=//p') ||
   fail "dpkg-shlibdeps: $(cat "$work/shlibdeps.err")"
 [[ -n $depends ]] || fail "dpkg-shlibdeps found no dependencies: $(cat "$work/shlibdeps.err")"
+# A CPython extension (NAME.cpython-3XY-*.so) needs that Python, 3.X only.
+for abi in $(find "$root/usr/lib" -name '*.cpython-3*.so' -printf '%f\n' |
+             sed -n 's/.*\.cpython-3\([0-9]*\)-.*/\1/p' | sort -u); do
+  depends+=", python3 (>= 3.$abi), python3 (<< 3.$((abi + 1)))"
+done
 
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat >"$deb/control" <<CONTROL

@@ -125,6 +125,12 @@ out=$(sb bash -c 'cd /tmp && printf "#include <poolalloc.h>\nint main(void){void
 ok_out $? "a program built with pkg-config poolalloc links /usr/lib/libpoolalloc.so.0 and runs" "$out"
 out=$(sb bash -c 'POOLMALLOCSTATS=1 LD_PRELOAD=/usr/lib/libpoolmalloc.so /bin/true 2>&1 >/dev/null' 2>&1)
 ok_out "$([[ -n $out ]]; echo $?)" "LD_PRELOAD=/usr/lib/libpoolmalloc.so runs a program (POOLMALLOCSTATS report)" "$out"
+# The CPython extension, when the tree builds one, imports in the system Python.
+if grep -q '/poold_pymalloc/__init__.py$' "$tmp/files"; then
+  out=$(sb /usr/bin/python3 -c 'import poold_pymalloc, sys; print(poold_pymalloc.__file__)' 2>&1)
+  ok_out "$([[ $out == /usr/lib/python3/dist-packages/poold_pymalloc/* ]]; echo $?)" \
+    "/usr/bin/python3 imports the packaged poold_pymalloc ($out)" "$out"
+fi
 
 # The administrator enables the socket; an upgrade (the same package again)
 # restarts the running poold.
