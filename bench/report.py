@@ -207,8 +207,8 @@ def _time_lines(rows, tlist, seconds=False):
     return lines
 
 
-def render(workload, rows, tlist):
-    out = [f"== {workload.title}"]
+def render(number, workload, rows, tlist):
+    out = [f"== {number}. {workload.name} — {workload.title}"]
     if workload.name == "frag":
         header = ["allocator", "runs", "start MiB"] + [f"{label} +MiB" for _, label in FRAG_POINTS] + \
                  ["90% freed vs best anchor", "target"]
@@ -271,11 +271,11 @@ def write_all(outdir, meta, workloads, samples, failures):
             "in the same round (above 1: faster than X); spread = (max - min) / median", ""]
     result = {"meta": meta, "workloads": {}, "targets": [], "failures": failures, "problems": []}
     summary_rows = []
-    for w in workloads:
+    for number, w in enumerate(workloads, 1):
         rows = summarize(w, samples)
         tlist = targets(w.name, rows)
         problems = consistency(w, samples)
-        text += render(w, rows, tlist) + [f"  HARNESS PROBLEM: {p}" for p in problems] + [""]
+        text += render(number, w, rows, tlist) + [f"  HARNESS PROBLEM: {p}" for p in problems] + [""]
         result["workloads"][w.name] = {"title": w.title, "rows": rows}
         result["targets"] += tlist
         result["problems"] += problems
