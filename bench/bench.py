@@ -49,6 +49,7 @@ class Workload:
     def __init__(self, name, title, allocators, rounds_cap=None):
         self.name, self.title, self.allocators = name, title, allocators
         self.rounds_cap = rounds_cap
+        self.number = None      # its place in WORKLOADS, as the tables show it
 
 
 ALL = [a[0] for a in ALLOCATORS if a[0] not in PYTHON_ONLY]
@@ -59,11 +60,11 @@ WORKLOADS = [
     Workload("churn", "single-thread churn: Python-like sizes (16-64 B, tail to 512), "
              "100k live, random replacement", ALL),
     Workload("lifo", "LIFO bursts: allocate 1..2000 blocks, free newest first", ALL),
-    Workload("lifo4k", "long LIFO bursts: allocate 1..4096 blocks, free newest first", ALL),
+    Workload("lifo4k", "long LIFO bursts: allocate 1..4096 blocks of 16-512 B (uniform), free newest first", ALL),
     Workload("churn2t", "two threads churning independently (100k live each)", THREADED),
     Workload("xthread", "producer/consumer: every block freed by the other thread", THREADED),
     Workload("larson", "larson-style server: 2 threads replace random slots of arrays "
-             "the other filled, 8-1000 B (~60% of frees cross-thread)", THREADED),
+             "another filled, 8-1000 B (about half the frees cross-thread), threads replaced 8 times", THREADED),
     Workload("rptest", "rptest-style: 2 threads churn 16 B-16 KiB (log-uniform), every "
              "4th old block freed by the other thread", THREADED),
     Workload("medium", "medium churn: 512 B-64 KiB (log-uniform), 2,000 live", ALL),
@@ -77,6 +78,8 @@ WORKLOADS = [
     Workload("stats", "statistics cost: churn with pool_stats_get() 10x/s in another "
              "thread, against the same churn without", ["pool"]),
 ]
+for _n, _w in enumerate(WORKLOADS, 1):
+    _w.number = _n
 
 
 def find_lib(name, build):

@@ -2,11 +2,14 @@
  * blocks of 8-1000 bytes, filled at the start by the main thread; two
  * worker threads take an array each, replace random slots of it for one
  * epoch (as many replacements as the array has slots), put it back and take
- * another, preferring one the other worker had last. So most blocks are
- * freed by a thread that did not allocate them (about 60% of all frees),
- * while each thread also frees its own recent blocks, as server threads do
- * with requests that another thread accepted. The main thread frees what
- * is left at the end. */
+ * another, preferring one the other worker had last. So about half of all
+ * frees are of blocks another thread allocated, while each thread also
+ * frees its own recent blocks, as server threads do with requests that
+ * another thread accepted. Like the original, workers do not live for the
+ * whole run: they exit after each of LARSON_GENERATIONS parts and two new
+ * threads carry on with the same arrays, so blocks of threads that have
+ * exited are freed too (heaps abandoned and taken over). The main thread
+ * frees what is left at the end. */
 #include "balloc.h"
 #include "bench.h"
 
@@ -16,6 +19,7 @@
 #define LARSON_SLOTS   5000u    /* blocks per array */
 #define LARSON_OPS     400000u  /* replacements per worker (before scaling) */
 #define LARSON_WORKERS 2
+#define LARSON_GENERATIONS 8   /* worker threads replaced this many times */
 
 typedef struct {
     slot_t  *slots;
@@ -27,13 +31,14 @@ typedef struct {
     pthread_mutex_t   lock;     /* over the arrays' last/busy: once an epoch */
     larson_array_t    arrays[LARSON_ARRAYS];
     uint32_t          slots;
-    uint64_t          epochs;   /* per worker */
+    uint64_t          epochs;   /* per worker and generation */
     const size_mix_t *mix;
 } larson_t;
 
 typedef struct {
     larson_t *l;
     int       id;
+    unsigned  generation;
 } larson_worker_t;
 
 static larson_array_t *larson_take(larson_t *l, int me)
@@ -62,8 +67,9 @@ static void *larson_worker(void *arg)
 {
     larson_worker_t *w = arg;
     larson_t *l = w->l;
-    rng_t r = { 100 + (uint64_t)w->id };
-    uint64_t index = (uint64_t)(w->id + 1) << 40;
+    uint64_t me = (uint64_t)w->generation * LARSON_WORKERS + (uint64_t)w->id;
+    rng_t r = { 100 + me };
+    uint64_t index = (me + 1) << 40;
     for (uint64_t e = 0; e < l->epochs; e++) {
         larson_array_t *a = larson_take(l, w->id);
         for (uint32_t k = 0; k < l->slots; k++) {
@@ -84,7 +90,7 @@ void work_larson(void)
     larson_t *l = harness_alloc(sizeof *l);
     pthread_mutex_init(&l->lock, NULL);
     l->slots = (uint32_t)scaled(LARSON_SLOTS, 500);
-    l->epochs = scaled(LARSON_OPS, 5000) / l->slots;
+    l->epochs = scaled(LARSON_OPS, 5000) / l->slots / LARSON_GENERATIONS;
     l->epochs += l->epochs == 0;
     l->mix = &mix;
     rng_t r = { 99 };
@@ -95,19 +101,22 @@ void work_larson(void)
     for (unsigned i = 0; i < LARSON_ARRAYS; i++)
         for (uint32_t k = 0; k < l->slots; k++)
             slot_alloc(&l->arrays[i].slots[k], index++, size_pick(&mix, &r));
-    larson_worker_t w[LARSON_WORKERS];
-    pthread_t t[LARSON_WORKERS];
-    for (int i = 0; i < LARSON_WORKERS; i++) {
-        w[i] = (larson_worker_t){ l, i };
-        spawn(&t[i], larson_worker, &w[i]);
+    for (unsigned g = 0; g < LARSON_GENERATIONS; g++) {
+        larson_worker_t w[LARSON_WORKERS];
+        pthread_t t[LARSON_WORKERS];
+        for (int i = 0; i < LARSON_WORKERS; i++) {
+            w[i] = (larson_worker_t){ l, i, g };
+            spawn(&t[i], larson_worker, &w[i]);
+        }
+        for (int i = 0; i < LARSON_WORKERS; i++)
+            pthread_join(t[i], NULL);
     }
-    for (int i = 0; i < LARSON_WORKERS; i++)
-        pthread_join(t[i], NULL);
     for (unsigned i = 0; i < LARSON_ARRAYS; i++)
         for (uint32_t k = 0; k < l->slots; k++)
             slot_free(&l->arrays[i].slots[k]);
     uint64_t ns = now_ns() - t0, blocks = (uint64_t)LARSON_ARRAYS * l->slots;
-    report("larson", "-", ns, 2 * blocks + 2 * LARSON_WORKERS * l->epochs * l->slots, rss0, "");
+    uint64_t steps = (uint64_t)LARSON_GENERATIONS * LARSON_WORKERS * l->epochs * l->slots;
+    report("larson", "-", ns, 2 * blocks + 2 * steps, rss0, "");
     for (unsigned i = 0; i < LARSON_ARRAYS; i++)
         harness_free(l->arrays[i].slots, l->slots * sizeof(slot_t));
     harness_free(l, sizeof *l);
