@@ -91,7 +91,7 @@ def summarize(workload, samples):
         rows.append(row)
     for r in rows:
         if r.get("median_ns"):
-            for anchor in ("glibc", "mimalloc", "pymalloc"):
+            for anchor in ANCHORS:
                 v = paired_ratio(by.get(anchor, []), by.get(r["alloc"], []))
                 if v is not None:
                     r["vs_" + anchor] = v
@@ -285,10 +285,26 @@ def render(workload, rows, tlist):
     return out
 
 
+def summary_table(workloads, results):
+    """One line per timed workload: each of our rows against every anchor."""
+    short = {"pool": "pool", "pool-shim": "shim"}
+    header = ["workload"] + [f"{short[o]}:{a}" for o in OURS for a in ANCHORS]
+    lines = []
+    for w in workloads:
+        by = {r["alloc"]: r for r in results[w.name]["rows"] if r.get("runs")}
+        if w.name in ("frag", "stats") or not any(o in by for o in OURS):
+            continue
+        lines.append([f"{w.number}. {w.name}"] +
+                     [_fmt(by.get(o, {}).get("vs_" + a), ".2f") for o in OURS for a in ANCHORS])
+    out = ["== summary: speed of pool and pool-shim (shim) against each anchor (median of same-round "
+           "ratios, above 1 = faster)"]
+    return out + _table(header, lines) if lines else []
+
+
 # ---- files --------------------------------------------------------------------
 
-SUMMARY_FIELDS = ["workload", "alloc", "runs", "median_ns", "min_ns", "max_ns", "ops", "mops",
-                  "vs_glibc", "vs_mimalloc", "vs_pymalloc", "checks", "start_kb", "peak_kb",
+SUMMARY_FIELDS = ["workload", "alloc", "runs", "median_ns", "min_ns", "max_ns", "ops", "mops"] + \
+                 ["vs_" + a for a in ANCHORS] + [ "checks", "start_kb", "peak_kb",
                   "final_kb"] + ["d_%s_kb" % k for k, _ in FRAG_POINTS] + \
                  ["live90_kb", "slowdown_pct", "snapshot_per_s", "snapshot_us"]
 
@@ -315,6 +331,7 @@ def write_all(outdir, meta, workloads, samples, failures):
         result["targets"] += tlist
         result["problems"] += problems
         summary_rows += [dict(r, workload=w.name) for r in rows]
+    text += summary_table(workloads, result["workloads"]) + [""]
     missed = [t for t in result["targets"] if not t["met"]]
     text.append(f"targets: {len(result['targets']) - len(missed)} of {len(result['targets'])} met"
                 + ("; missed: " + ", ".join(f"{t['workload']}[{t['alloc']}] {t['goal']} ({t['value']})"
