@@ -20,8 +20,11 @@ typedef struct options {
     bool     systemd_socket;
     unsigned max_requests;           /* in flight; 0 = no limit */
     unsigned max_connections;
-    unsigned max_connections_per_ip;
-    int64_t  connection_timeout_ms;
+    unsigned max_connections_per_ip; /* remote addresses only; 0 = no limit */
+    int64_t  read_header_timeout_ms;
+    int64_t  idle_timeout_ms;
+    int64_t  write_timeout_ms;
+    int64_t  connection_timeout_ms;  /* deprecated: idle and write, where not given */
     char    *web_config_file;        /* "" = none */
     /* logging */
     int      log_level;              /* enum log_level */
@@ -52,6 +55,7 @@ typedef struct options {
 
 enum opt_source { SRC_DEFAULT = 0, SRC_FILE = 1, SRC_CLI = 2 };
 
+/* What a flag's value is; options.c has one row per kind (read, write back, expect). */
 enum flag_kind {
     FK_STRING, FK_LIST, FK_BOOL, FK_UINT, FK_U64, FK_BYTES, FK_DURATION, FK_PURGE_DELAY,
     FK_LOG_LEVEL, FK_LOG_FORMAT, FK_WORKLOAD, FK_PATH, FK_ACTION, FK_FACTOR
