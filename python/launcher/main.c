@@ -23,6 +23,8 @@
 #include "allocators.h"
 #include "export_writer.h"
 
+#include <poolalloc.h>
+
 #include <stdlib.h>
 
 #ifndef POOLPYTHON_PREFIX
