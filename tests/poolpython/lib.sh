@@ -1,7 +1,8 @@
 # Helpers for the poolpython suites (source after tests/lib/tap.sh):
 #   $POOLPY      the launcher (absolute path), $PY3 the system python3
 #   $TMP         a private directory, removed at exit with every process in
-#                TEST_PIDS
+#                TEST_PIDS (source tests/daemon/lib.sh first when poold is
+#                needed: its cleanup runs too)
 #   same_as_python3 "desc" args...   runs python3 and poolpython with the
 #                same arguments (stdin from $STDIN when set); passes when
 #                the exit status, stdout and stderr are equal once each
@@ -12,10 +13,11 @@ BUILD=${BUILD:-build}
 POOLPY=$(realpath "$BUILD/poolpython" 2>/dev/null || echo "$BUILD/poolpython")
 PY3=/usr/bin/python3
 TMP=$(mktemp -d /tmp/poolpython-test.XXXXXX)
-declare -a TEST_PIDS=()
+declare -a TEST_PIDS=("${TEST_PIDS[@]}")
 poolpython_cleanup() {
   local p
   for p in "${TEST_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  declare -F cleanup >/dev/null && cleanup
   wait 2>/dev/null
   rm -rf "$TMP"
 }
