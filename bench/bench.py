@@ -35,6 +35,13 @@ ALLOCATORS = [
 ]
 ANCHORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "pymalloc"]
 OURS = ["pool", "pool-shim"]
+# The Python workloads' extra row: build/poolpython (CPython with the pool
+# allocator as its mem and obj domains, PEP 445) instead of python3.
+POOLPYTHON = "poolpython"
+# The Python workloads: name -> script and arguments (before the scale).
+PY_SCRIPTS = {"python": ["pyprog.py"]}
+PY_SCRIPTS.update({"py-" + w: ["pywork.py", w] for w in
+                   ("objects", "dicts", "json", "regex", "classes")})
 
 
 class Workload:
@@ -57,7 +64,11 @@ WORKLOADS = [
              "257-512 B, free all, idle", ALL, rounds_cap=3),
     Workload("python", "7. a Python program (dicts, lists, tuples, strings) under "
              "PYTHONMALLOC=malloc + LD_PRELOAD, against CPython's pymalloc",
-             [a for a in ALL if a != "pool"]),
+             [a for a in ALL if a != "pool"] + [POOLPYTHON]),
+    # pyperformance-style programs (bench/pywork.py), like the Python program.
+    *[Workload(name, f"Python, pyperformance-style: {name[3:]} (bench/pywork.py), run as 7.",
+               [a for a in ALL if a != "pool"] + [POOLPYTHON])
+      for name in PY_SCRIPTS if name != "python"],
     Workload("stats", "8. statistics cost: churn with pool_stats_get() 10x/s in another "
              "thread, against the same churn without", ["pool"]),
 ]
@@ -110,6 +121,7 @@ class Runner:
         self.args = args
         self.env = base_env()
         self.kinds = {a: (kind, pre) for a, kind, pre in ALLOCATORS}
+        self.kinds[POOLPYTHON] = ("poolpython", None)
         self.libs = {}
         for a, _, pre in ALLOCATORS:
             if pre:
@@ -123,9 +135,11 @@ class Runner:
         """argv and environment of one measurement."""
         env = dict(self.env)
         kind, pre = self.kinds[alloc]
-        if workload.name == "python":
-            argv = [PYTHON, os.path.join("bench", "pyprog.py"), str(self.args.py_scale)]
-            if alloc != "pymalloc":
+        if workload.name in PY_SCRIPTS:
+            script, *rest = PY_SCRIPTS[workload.name]
+            interp = os.path.join(self.args.build, POOLPYTHON) if alloc == POOLPYTHON else PYTHON
+            argv = [interp, os.path.join("bench", script), *rest, str(self.args.py_scale)]
+            if alloc not in ("pymalloc", POOLPYTHON):
                 env["PYTHONMALLOC"] = "malloc"
         else:
             binary = os.path.join(self.args.build, "bench", "bench-" + kind)
@@ -149,7 +163,7 @@ class Runner:
             err = (p.stderr.strip().splitlines() or [f"exit status {p.returncode}"])[-1]
             return {"error": f"exit {p.returncode}: {err}"}
         for row in rows:
-            if workload.name == "python":
+            if workload.name in PY_SCRIPTS:
                 row["ns"] = int(wall * 1e9)
                 row["ops"] = 1
             row["alloc"] = alloc if row.get("variant") != "on" else alloc + "+stats"

@@ -49,3 +49,6 @@ ifneq ($(wildcard $(POOLPY_CONFIG)),)
 all: $(BUILD)/poolpython
 install: install-poolpython
 endif
+
+# make bench's Python tables have a poolpython row.
+bench-bins: $(BUILD)/poolpython
