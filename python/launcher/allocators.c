@@ -46,6 +46,8 @@ void allocators_preconfigure(PyPreConfig *pre)
         pre->allocator = want_hooks ? PYMEM_ALLOCATOR_MALLOC_DEBUG : PYMEM_ALLOCATOR_MALLOC;
 }
 
+bool allocators_pool_in_use(void) { return want_pool; }
+
 void allocators_install(void)
 {
     if (!want_pool)

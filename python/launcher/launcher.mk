@@ -25,7 +25,8 @@ POOLPY_LDFLAGS = -no-pie -Xlinker -export-dynamic \
 # The Python side (main.c, allocators.c) sees Python.h and the public
 # allocator API; the pool side (pool_domain.c) the allocator's internals;
 # the statistics publisher is the preload shim's, built for the library.
-$(POOLPY_OBJ)/main.o $(POOLPY_OBJ)/allocators.o: $(POOLPY_OBJ)/%.o: python/launcher/%.c
+$(POOLPY_OBJ)/main.o $(POOLPY_OBJ)/allocators.o $(POOLPY_OBJ)/python_stats.o: \
+  $(POOLPY_OBJ)/%.o: python/launcher/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(POOLPY_CFLAGS) -Iallocator/shim -MMD -c $< -o $@
 $(POOLPY_OBJ)/pool_domain.o: python/launcher/pool_domain.c
@@ -35,9 +36,13 @@ $(POOLPY_OBJ)/export_writer.o: allocator/shim/export_writer.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -MMD -c $< -o $@
 
-POOLPY_OBJS := $(addprefix $(POOLPY_OBJ)/,main.o allocators.o pool_domain.o export_writer.o)
+POOLPY_OBJS := $(addprefix $(POOLPY_OBJ)/,main.o allocators.o python_stats.o pool_domain.o \
+                 export_writer.o)
+# sys._debugmallocstats() and sys.getallocatedblocks() report our allocator
+# (python_stats.c): the interpreter's calls are redirected to ours.
+POOLPY_WRAP := -Wl,--wrap=_PyObject_DebugMallocStats -Wl,--wrap=_Py_GetAllocatedBlocks
 $(BUILD)/poolpython: $(POOLPY_OBJS) $(BUILD)/libpoolalloc.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(POOLPY_LDFLAGS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(POOLPY_WRAP) $(POOLPY_LDFLAGS) $(LDLIBS)
 
 .PHONY: poolpython install-poolpython
 poolpython: $(BUILD)/poolpython

@@ -6,7 +6,8 @@
 # under both. A module that differs is run once more under both, alone, and
 # counts as the same only if it then agrees (a test that is flaky on a
 # loaded machine is not the allocator's doing; one that differs twice is).
-#   tests/poolpython/regrtest.sh MODULE...
+#   [REGRTEST_ARGS='-m PATTERN ...'] tests/poolpython/regrtest.sh MODULE...
+# (REGRTEST_ARGS: more regrtest options for both runs, e.g. test selection)
 cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
 source tests/poolpython/lib.sh
@@ -17,8 +18,10 @@ fi
 
 # Runs regrtest under interpreter $1 into $TMP/$2.{log,xml} for modules $3...
 regrtest() {
-  local interp=$1 tag=$2; shift 2
-  (cd "$TMP" && nice "$interp" -m test -j2 --timeout 150 --junit-xml "$TMP/$tag.xml" "$@" \
+  local interp=$1 tag=$2 extra=(); shift 2
+  read -ra extra <<<"${REGRTEST_ARGS-}"   # words, never globbed
+  (cd "$TMP" && nice "$interp" -m test -j2 --timeout 150 "${extra[@]}" \
+     --junit-xml "$TMP/$tag.xml" "$@" \
      >"$TMP/$tag.log" 2>&1)
 }
 compare() {
