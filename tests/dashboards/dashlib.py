@@ -207,6 +207,12 @@ def contract_problems(p, known=KNOWN):
                 values = value.split("|")
             else:
                 values = []
+            if values and not set(values) <= allowed and op in ("=~", "!~") and re.search(r"[^\w|]", value):
+                # not a list of values after all: a pattern, which must match one
+                try:
+                    values = [] if any(re.fullmatch(value, v) for v in allowed) else [value]
+                except re.error:
+                    pass
             for v in values:
                 if v not in allowed:
                     out.append(("target-label", '%s{%s="%s"}: no such value' % (metric, label, v)))
