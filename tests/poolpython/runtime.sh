@@ -84,8 +84,8 @@ wait_for "[[ -e $D/poolmalloc.$P ]]" 10
 ok $? "POOLMALLOC_EXPORT: the launcher publishes $D/poolmalloc.<pid>"
 if [[ -x $POOLD ]] && start_poold --workload=idle --collector.processes --collector.processes.dir="$D"; then
   s=$(scrape)
-  grep -qF "poold_process_info{pid=\"$P\",comm=\"poolpython\"} 1" <<<"$s"
-  ok $? "poold --collector.processes: poold_process_info{pid=\"$P\",comm=\"poolpython\"} 1"
+  grep -qE "^poold_process_info\{pid=\"$P\",comm=\"poolpython\"[,}].* 1$" <<<"$s"
+  ok $? "poold --collector.processes: poold_process_info{pid=\"$P\",comm=\"poolpython\",...} 1"
   n=$(awk -v k="poold_process_operations_total{pid=\"$P\",comm=\"poolpython\",op=\"malloc\"}" \
         '$1 == k { print $2 }' <<<"$s")
   [[ ${n%.*} -gt 50000 ]]; ok $? "... with its allocator's figures (${n:-no} mallocs)"
