@@ -49,6 +49,13 @@ COPY
   echo
   echo " -- $maintainer  $(date -u -R -d "@$epoch")"
 } | gzip -9n >"$doc/changelog.gz"
+# poolpython links libpython statically (as Debian's own /usr/bin/python3
+# does), and libpython carries its copy of expat (pyexpat): say so to lintian.
+if [[ -e $root/usr/bin/poolpython ]]; then
+  install -d "$root/usr/share/lintian/overrides"
+  printf '%s\n' '# libpython3.11.a, linked in statically, carries its own expat' \
+    'poold: embedded-library expat [usr/bin/poolpython]' >"$root/usr/share/lintian/overrides/poold"
+fi
 # ELF files: the binaries, libraries and the Python extension (found by
 # their magic, so new ones are not missed).
 is_elf() { [[ ! -L $1 && $(head -c4 "$1" | od -An -c | tr -d ' ') == '177ELF' ]]; }
