@@ -49,6 +49,7 @@ for f in /usr/bin/poold /usr/bin/pooltrace /usr/lib/libpoolalloc.so.0 /usr/lib/l
          /usr/lib/systemd/system/poold.socket /etc/poold/poold.conf \
          /usr/share/man/man8/poold.8.gz /usr/share/man/man3/poolalloc.3.gz \
          /usr/share/man/man7/poolmalloc.7.gz /usr/share/man/man1/pooltrace.1.gz \
+         /usr/share/man/man1/poolpython.1.gz \
          /usr/share/doc/poold/copyright /usr/share/doc/poold/README.md \
          /usr/share/doc/poold/docs/daemon.md /usr/share/doc/poold/docs/metrics.md; do
   ok "$(grep -qx -- "$f" "$tmp/files"; echo $?)" "the package holds $f"

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
 source tests/daemon/lib.sh     # start_poold, TEST_TMP, the EXIT trap
 BUILD=${BUILD:-build}
-PAGES=(man/poold.8 man/poolalloc.3 man/poolmalloc.7 man/pooltrace.1)
+PAGES=(man/poold.8 man/poolalloc.3 man/poolmalloc.7 man/pooltrace.1 man/poolpython.1)
 
 # The page as plain ASCII text on one very long line width (no hyphenation,
 # no line breaks inside a flag), for looking words up.
