@@ -21,7 +21,7 @@ typedef struct {
     procs_view_t     procs;
     proc_stats_t     proc;
     uint64_t         started_ns;
-    char             size[POOL_NUM_CLASSES][8];   /* "16" ... "512" */
+    char             size[POOL_NUM_CLASSES][8];   /* "16" ... "262144" */
 } scrape_t;
 
 double metrics_fragmentation_ratio(const pool_stats_t *st)
@@ -105,13 +105,14 @@ static void pools_samples(expo_t *e, const pool_stats_t *st, const label_t *base
     const labelled_t pools[] = {
         { "used", st->pools_used }, { "empty", st->pools_empty },
         { "untouched", st->pools_untouched }, { "returned", st->pools_returned },
+        { "span", st->pools_span },
     };
     LABELLED(e, base, nb, "state", pools);
 }
 
 static void blocks_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
 {
-    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++) {
+    for (unsigned c = 0; c < st->num_classes; c++) {
         char size[8];
         snprintf(size, sizeof size, "%u", st->classes[c].size);
         label_t l[2] = { { "size", size }, { "state", "allocated" } };

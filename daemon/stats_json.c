@@ -33,6 +33,7 @@ static cJSON *size_classes(const pool_stats_t *st)
     for (unsigned c = 0; a && c < st->num_classes; c++) {
         const pool_class_stats_t *k = &st->classes[c];
         cJSON_AddItemToArray(a, OBJECT({ "size", k->size }, { "blocks_per_pool", k->blocks_per_pool },
+                                        { "pools_per_run", k->pools_per_run },
                                         { "pools", k->pools }, { "full_pools", k->pools_full },
                                         { "blocks_allocated", k->blocks_allocated },
                                         { "blocks_free", k->blocks_free },
@@ -81,7 +82,8 @@ static cJSON *allocator_figures(const pool_stats_t *st)
     cJSON_AddNumberToObject(o, "fragmentation_ratio", metrics_fragmentation_ratio(st));
     cJSON_AddItemToObject(o, "pools",
         OBJECT({ "used", st->pools_used }, { "empty", st->pools_empty },
-               { "untouched", st->pools_untouched }, { "returned", st->pools_returned }));
+               { "untouched", st->pools_untouched }, { "returned", st->pools_returned },
+               { "span", st->pools_span }));
     cJSON_AddItemToObject(o, "size_classes", size_classes(st));
     cJSON_AddItemToObject(o, "large", large(st));
     const pool_ops_t *p = &st->ops;
@@ -233,7 +235,8 @@ char *stats_json_full(size_t *len)
 
 static const char *state_name(uint8_t s)
 {
-    static const char *const names[] = { "untouched", "used", "empty", "returned", "header" };
+    static const char *const names[] = { "untouched", "used", "empty", "returned", "header",
+                                         "span", "alignment" };
     return s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }
 
@@ -249,8 +252,10 @@ static cJSON *arena_json(const pool_arena_info_t *a)
         const pool_pool_info_t *p = &a->pools[i];
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "state", state_name(p->state));
+        if (p->state == POOL_STATE_SPAN)    /* a further pool of the run before it */
+            cJSON_AddNumberToObject(j, "size", pool_class_size(p->size_class));
         if (p->state == POOL_STATE_USED) {
-            cJSON_AddNumberToObject(j, "size", (p->size_class + 1) * POOL_ALIGNMENT);
+            cJSON_AddNumberToObject(j, "size", pool_class_size(p->size_class));
             cJSON_AddNumberToObject(j, "used", p->used);
             cJSON_AddNumberToObject(j, "blocks", p->blocks);
         }

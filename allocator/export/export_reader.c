@@ -53,11 +53,12 @@ static bool bytes_add_up(const pool_stats_t *st)
  * Each bound is checked before it is used in a product, so nothing wraps. */
 static bool classes_fit(const pool_stats_t *st)
 {
-    uint64_t pools = 0, allocated = 0, free_bytes = 0;
+    uint64_t pools = 0, spans = 0, allocated = 0, free_bytes = 0;
     for (unsigned c = 0; c < POOL_NUM_CLASSES; c++) {
         const pool_class_stats_t *cs = &st->classes[c];
-        uint32_t size = (c + 1) * POOL_ALIGNMENT;
-        if (cs->size != size || cs->blocks_per_pool != POOL_POOL_SIZE / size ||
+        uint32_t size = pool_class_size(c), run = cs->pools_per_run;
+        if (cs->size != size || run < 1 || run > 16 || (c < POOL_NUM_SMALL_CLASSES && run != 1) ||
+            cs->blocks_per_pool != run * POOL_POOL_SIZE / size ||
             cs->pools > st->pools_used || cs->pools_full > cs->pools)
             return false;
         uint64_t blocks = cs->pools * cs->blocks_per_pool;
@@ -65,10 +66,11 @@ static bool classes_fit(const pool_stats_t *st)
             cs->blocks_allocated + cs->blocks_free != blocks)
             return false;
         pools += cs->pools;
+        spans += cs->pools * (run - 1);
         allocated += cs->blocks_allocated * size;
         free_bytes += cs->blocks_free * size;
     }
-    return pools == st->pools_used && allocated == st->bytes.allocated &&
+    return pools == st->pools_used && spans == st->pools_span && allocated == st->bytes.allocated &&
            free_bytes == st->bytes.free_blocks;
 }
 
@@ -76,16 +78,19 @@ static bool pools_fit(const pool_stats_t *st)
 {
     uint64_t all = st->arenas_current * (POOL_POOLS_PER_ARENA - 1);
     return st->pools_used <= all && st->pools_empty <= all && st->pools_untouched <= all &&
-           st->pools_returned <= all &&
-           st->pools_used + st->pools_empty + st->pools_untouched + st->pools_returned == all;
+           st->pools_returned <= all && st->pools_span <= all &&
+           st->pools_used + st->pools_empty + st->pools_untouched + st->pools_returned +
+           st->pools_span == all;
 }
 
 bool export_stats_valid(const pool_stats_t *st, char *why, size_t len)
 {
     const char *bad = NULL;
     if (st->arena_size != POOL_ARENA_SIZE || st->pool_size != POOL_POOL_SIZE ||
-        st->num_classes != POOL_NUM_CLASSES || st->pools_per_arena != POOL_POOLS_PER_ARENA - 1 ||
-        st->small_threshold != POOL_SMALL_REQUEST_THRESHOLD)
+        st->num_classes < POOL_NUM_SMALL_CLASSES || st->num_classes > POOL_NUM_CLASSES ||
+        st->pools_per_arena != POOL_POOLS_PER_ARENA - 1 ||
+        st->small_threshold < POOL_SMALL_REQUEST_THRESHOLD ||
+        st->small_threshold > POOL_MEDIUM_MAX)
         bad = "geometry differs from this build";
     else if (st->arenas_current > MAX_ARENAS || st->arenas_allocated_total > ((uint64_t)1 << 62) ||
              st->arenas_released_total > st->arenas_allocated_total ||

@@ -1,11 +1,14 @@
 /* The fast paths, inlined into pool_malloc()/pool_free() and into the
  * preload shim's malloc()/free(). Kept deliberately tiny:
  *
- *   malloc: class index; pop this thread's cache of freed blocks for the
- *           class, or else the free list of its current pool.
- *   free:   one compare says "ours", arithmetic finds the pool's header, and
- *           if this thread owns the pool, push on the class's cache;
- *           otherwise one CAS onto the pool's remote list.
+ *   malloc: class index (a shift for the small classes; for the medium
+ *           ones, out of the small path's way, the highest bit and two
+ *           below it); pop this thread's cache of freed blocks for the
+ *           class, or else the free list of its current pool or run.
+ *   free:   one compare says "ours", arithmetic and one byte (how far back
+ *           a run's first pool is) find the header, and if this thread owns
+ *           the pool, push on the class's cache; otherwise one CAS onto the
+ *           pool's remote list.
  *
  * Everything else (carving, changing pools, arenas, counting large blocks)
  * is behind a call. The per-class counters are plain stores to this
@@ -17,7 +20,7 @@
 
 static inline __attribute__((always_inline)) void *fast_malloc(size_t n)
 {
-    size_t c = (n - 1) >> ALIGN_SHIFT;      /* n == 0 wraps: a large request */
+    size_t c = class_of(n);                 /* n == 0 wraps: a large request */
     if (likely(c < NCLASSES)) {
         heap_t *h = pool_tls_heap;
         heap_class_t *hc = &h->cls[c];
