@@ -5,10 +5,19 @@
 #   make test       install missing packages, build, run every test suite
 #   make bench      install the anchors, build, run the benchmarks
 #   make asan|tsan  the unit and stress tests under the sanitizers
+#   make debug      build/debug: -Og, and the pool allocator with the debug
+#                   hooks by default (pymalloc_debug), as CPython's debug builds
+#   make POOL_THRESHOLD=512   pymalloc's threshold by default (no medium tier),
+#                   into build/threshold-512
 #   make install    PREFIX=/usr/local DESTDIR=
 
 .DEFAULT_GOAL := all
 SHELL   := /bin/bash
+POOL_THRESHOLD ?=
+POOL_DEBUG     ?=
+ifneq ($(POOL_THRESHOLD),)
+BUILD   ?= build/threshold-$(POOL_THRESHOLD)
+endif
 BUILD   ?= build
 OPT     ?= -O2
 SAN     ?=
@@ -19,13 +28,19 @@ VERSION := $(shell sed -n 's/^\#define POOLALLOC_VERSION "\(.*\)"/\1/p' allocato
 WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= $(OPT) -g
 override CFLAGS += -std=gnu11 -pthread -fPIC $(WARN) -Iallocator/include
+ifneq ($(POOL_THRESHOLD),)
+override CFLAGS += -DPOOL_DEFAULT_THRESHOLD=$(POOL_THRESHOLD)
+endif
+ifneq ($(POOL_DEBUG),)
+override CFLAGS += -DPOOL_DEBUG_BUILD
+endif
 ifneq ($(SAN),)
 override CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 override LDFLAGS += -fsanitize=$(SAN)
 endif
 LDLIBS  += -pthread
 
-.PHONY: all deps deps-test deps-bench run test bench install uninstall clean asan tsan fuzz
+.PHONY: all deps deps-test deps-bench run test bench install uninstall clean asan tsan fuzz debug
 all:
 
 # Suites that also run under ASan/UBSan and TSan (a regex over suite names).
@@ -60,6 +75,10 @@ asan: deps-test
 tsan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread OPT=-O1 tests
 	@BUILD=build/tsan TESTS='$(SANITIZER_SUITES)' tests/run.sh
+
+# Like CPython's --with-pydebug: its own folder, the debug hooks on by default.
+debug:
+	@$(MAKE) --no-print-directory BUILD=build/debug POOL_DEBUG=1 OPT=-Og all
 
 clean:
 	rm -rf build

@@ -430,6 +430,13 @@ INTERNAL uint32_t os_now_ms(void);              /* coarse monotonic clock */
 INTERNAL extern pthread_mutex_t pool_meta_lock;
 
 /* ---- domains.c ------------------------------------------------------------- */
+/* Without POOLMALLOC, a debug build (make debug) wraps the pool allocator in
+ * the debug hooks, as CPython's debug builds do. */
+#ifdef POOL_DEBUG_BUILD
+#define POOL_DEBUG_DEFAULT 1
+#else
+#define POOL_DEBUG_DEFAULT 0
+#endif
 INTERNAL void domains_init(void);   /* apply POOLMALLOC; must not allocate */
 INTERNAL extern pthread_mutex_t pool_debug_lock;   /* the debug quarantine */
 
