@@ -5,16 +5,16 @@
  * loop wakes a few times a second to sample the workload's progress, to
  * update systemd's STATUS= line and to feed the watchdog. */
 #define _GNU_SOURCE
-#include "auth.h"
-#include "config.h"
-#include "http.h"
-#include "listen.h"
-#include "log.h"
-#include "procs.h"
-#include "sd.h"
-#include "status.h"
-#include "webconfig.h"
-#include "workload.h"
+#include "collectors/processes.h"
+#include "config/config.h"
+#include "config/webconfig.h"
+#include "http/auth.h"
+#include "http/listen.h"
+#include "http/server.h"
+#include "service/log.h"
+#include "service/sd.h"
+#include "service/status.h"
+#include "workload/workload.h"
 
 #include <errno.h>
 #include <poolalloc.h>
@@ -77,7 +77,7 @@ static int check_workload(const options_t *o, char *err, size_t errlen)
 
 static void configure_collector(const options_t *o)
 {
-    procs_configure(o->collector_processes, o->collector_dir, o->collector_max);
+    processes_configure(o->collector_processes, o->collector_dir, o->collector_max);
     if (o->collector_processes) {
         char max[16];
         snprintf(max, sizeof max, "%u", o->collector_max);
@@ -155,15 +155,15 @@ static int start_http(daemon_t *d, const webconfig_t *wc)
         log_error("cannot listen", "error", err);
         return -1;
     }
-    http_set_max_requests(d->opts.max_requests);
-    http_settings_t hs = {
+    server_set_max_requests(d->opts.max_requests);
+    server_settings_t hs = {
         .fds = fds, .n_fds = n, .telemetry_path = d->opts.telemetry_path,
         .max_connections = d->opts.max_connections,
         .max_connections_per_ip = d->opts.max_connections_per_ip,
         .timeout_seconds = (unsigned)((d->opts.connection_timeout_ms + 999) / 1000),
         .web = wc,
     };
-    if (http_start(&hs, err, sizeof err) != 0) {
+    if (server_start(&hs, err, sizeof err) != 0) {
         log_error("cannot start the HTTP server", "error", err);
         return -1;
     }
@@ -205,7 +205,7 @@ static void feed_watchdog(daemon_t *d, int64_t now)
     uint64_t progress = workload_progress();
     bool workload_ok = workload_idle() || progress != d->progress_at_ping;
     int timeout = d->watchdog_ms / 2 < 1000 ? (int)(d->watchdog_ms / 2) : 1000;
-    bool http_ok = http_probe(timeout);
+    bool http_ok = server_probe(timeout);
     if (workload_ok && http_ok) {
         d->progress_at_ping = progress;
         sd_tell_watchdog();
@@ -218,7 +218,7 @@ static void feed_watchdog(daemon_t *d, int64_t now)
 static void tick(daemon_t *d)
 {
     int64_t now = status_now_ms();
-    status_tick();
+    status_tick(workload_progress());
     feed_watchdog(d, now);
     if (now >= d->next_status_ms) {
         char line[512];
@@ -285,7 +285,7 @@ static void reload(daemon_t *d)
         warn_restart_needed(&d->opts, &fresh);
         apply_logging(&fresh);
         log_settings(&fresh);
-        http_set_max_requests(fresh.max_requests);
+        server_set_max_requests(fresh.max_requests);
         pool_set_purge_delay_ms(fresh.purge_delay_ms);
         configure_collector(&fresh);
         if (workload_changed(&d->opts, &fresh)) {
@@ -314,9 +314,9 @@ static int run(daemon_t *d, webconfig_t *wc)
     int rc = start_http(d, wc);
     webconfig_free(wc);
     if (rc != 0 || start_workload(&d->opts) != 0) {
-        http_stop();
+        server_stop();
         auth_shutdown();
-        procs_shutdown();
+        processes_shutdown();
         return 1;
     }
     d->watchdog_ms = sd_watchdog_usec() / 2000;
@@ -342,10 +342,10 @@ static int run(daemon_t *d, webconfig_t *wc)
     }
     sd_tell_stopping();
     log_info("stopping");
-    http_stop();
+    server_stop();
     workload_stop();
     auth_shutdown();
-    procs_shutdown();
+    processes_shutdown();
     log_info("stopped");
     return 0;
 }

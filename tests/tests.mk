@@ -11,3 +11,4 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpoolalloc.a tests/lib/tap.h
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD $< $(BUILD)/libpoolalloc.a $(LDFLAGS) $(LDLIBS) -o $@
 
 include tests/alloc.mk
+include tests/fuzz/fuzz.mk

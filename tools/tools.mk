@@ -27,13 +27,3 @@ TEST_BINS += $(OBSERVE_PROGS)
 $(OBSERVE_PROGS): $(BUILD)/tests/observe/%: tests/observe/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD $< $(LDFLAGS) $(LDLIBS) -o $@
-
-# libFuzzer target for the trace reader and model (clang): build/fuzz/fuzz_trace.
-# (The segment reader's target, daemon/fuzz_segment.c, is built by daemon.mk
-# with the collector and the exposition around it.)
-TOOLS_FUZZ_CC ?= clang
-$(BUILD)/fuzz/fuzz_trace: tools/fuzz_trace.c $(READERS_SRC) $(wildcard allocator/trace/*.h)
-	@mkdir -p $(@D)
-	$(TOOLS_FUZZ_CC) -std=gnu11 -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=undefined -Iallocator/include $(READERS_CFLAGS) $< $(READERS_SRC) -o $@
-fuzz: $(BUILD)/fuzz/fuzz_trace

@@ -182,15 +182,3 @@ export_error_t export_read_fd(int fd, uint32_t pid, export_snapshot_t *out, char
     out->stats = seg.stats;
     return EXPORT_OK;
 }
-
-export_error_t export_read(const char *path, uint32_t pid, export_snapshot_t *out, char *why,
-                           size_t len)
-{
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0)
-        return why_fail(errno == ELOOP ? EXPORT_ERR_NOT_REGULAR : EXPORT_ERR_OPEN, why, len,
-                        "%s", errno == ELOOP ? "a symbolic link" : strerror(errno));
-    export_error_t e = export_read_fd(fd, pid, out, why, len);
-    close(fd);
-    return e;
-}

@@ -37,12 +37,10 @@ typedef enum {
 
 const char *export_error_name(export_error_t e);
 
-/* Reads path, which must be a segment of process `pid` (0: any). Returns
- * EXPORT_OK, or the reason with a sentence in why. Never follows a symlink,
- * never blocks on a fifo. */
-export_error_t export_read(const char *path, uint32_t pid, export_snapshot_t *out, char *why,
-                           size_t len);
-/* The same from an open descriptor (which it does not close). */
+/* Reads the segment open on fd (which it does not close), which must be a
+ * segment of process `pid` (0: any). Returns EXPORT_OK, or the reason with a
+ * sentence in why. The caller opens it with O_NOFOLLOW | O_NONBLOCK, so a
+ * symlink or a fifo never gets this far. */
 export_error_t export_read_fd(int fd, uint32_t pid, export_snapshot_t *out, char *why, size_t len);
 
 /* The consistency checks alone (also used on our own snapshots in tests). */

@@ -60,11 +60,6 @@ static const pool_allocator_t *domain(pool_domain_t d)
     return atomic_load_explicit(&current[d], memory_order_acquire);
 }
 
-bool domains_is_base(const pool_allocator_t *a)
-{
-    return a->malloc == pm_malloc || a->malloc == sys_m;
-}
-
 int pool_get_allocator(pool_domain_t d, pool_allocator_t *out)
 {
     if ((unsigned)d >= POOL_NUM_DOMAINS || !out) {

@@ -17,7 +17,6 @@ void *debug_memalign(const pool_allocator_t *hooks, size_t align, size_t n);
 bool  debug_is_hooks(const pool_allocator_t *a);
 size_t debug_block_size(const void *p);   /* bytes requested for a hooked block */
 
-bool domains_is_base(const pool_allocator_t *a);
 const char *domains_env_name(void);
 
 #endif

@@ -250,7 +250,7 @@ struct heap {
 
 enum { HEAP_OWNED = 0, HEAP_ABANDONED = 1, HEAP_BUSY = 2 };
 
-/* ---- arena_map.c / arena.c ------------------------------------------------ */
+/* ---- arena.c (the arena map and the arenas) ------------------------------ */
 extern _Atomic uint64_t pool_arena_map_bits[MAP_WORDS] INTERNAL;
 
 static inline bool arena_map_contains(const void *p)
@@ -386,16 +386,6 @@ static inline heap_t *heap_for_stats(void)
         heap_t *count_h_ = heap_for_stats();             \
         heap_count(count_h_, &count_h_->field, (v));     \
     } while (0)
-
-static inline void heap_list_unlink(heap_t *h, pool_t *p)
-{
-    heap_class_t *hc = &h->cls[p->cls];
-    if (p->prev) p->prev->next = p->next; else hc->cur = p->next ? p->next : &pool_pool_empty;
-    if (p->next) p->next->prev = p->prev; else hc->tail = p->prev;
-    p->next = p->prev = NULL;
-    p->listed = 0;
-    p->relink_at = 0;
-}
 
 /* ---- alloc.c ------------------------------------------------------------------ */
 INTERNAL int posix_memalign_via(void **memptr, size_t alignment, size_t size,

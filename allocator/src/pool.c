@@ -95,6 +95,8 @@ static bool pool_collect(pool_t *p)
     return true;
 }
 
+/* The heap's class lists (cur ... tail, doubly linked; an empty list's cur
+ * is the sentinel pool_pool_empty): only the owning thread touches them. */
 static void list_push_front(heap_t *h, pool_t *p)
 {
     heap_class_t *hc = &h->cls[p->cls];
@@ -119,6 +121,16 @@ static void list_append(heap_t *h, pool_t *p)
     p->listed = 1;
 }
 
+static void list_unlink(heap_t *h, pool_t *p)
+{
+    heap_class_t *hc = &h->cls[p->cls];
+    if (p->prev) p->prev->next = p->next; else hc->cur = p->next ? p->next : &pool_pool_empty;
+    if (p->next) p->next->prev = p->prev; else hc->tail = p->prev;
+    p->next = p->prev = NULL;
+    p->listed = 0;
+    p->relink_at = 0;
+}
+
 /* May p go back to its arena? Not while it may sit on the delayed list.
  * p is empty, so no remote free can race with the stores here. */
 static bool pool_releasable(pool_t *p)
@@ -139,7 +151,7 @@ static void pool_maybe_release(heap_t *h, pool_t *p)
     if (LOAD_COUNTER(&p->used) != 0 || h->cls[p->cls].cur == p || !pool_releasable(p))
         return;
     if (p->listed)
-        heap_list_unlink(h, p);
+        list_unlink(h, p);
     arena_pool_release(p);
 }
 
@@ -184,7 +196,7 @@ static pool_t *heap_find_pool(heap_t *h, unsigned cls)
     for (pool_t *p; (p = h->cls[cls].cur) != &pool_pool_empty;) {
         if (p->free || (p->free = pool_carve(p)) || pool_collect(p))
             return p;
-        heap_list_unlink(h, p);
+        list_unlink(h, p);
         if (!pool_mark_full(p)) {
             list_push_front(h, p);
             pool_collect(p);
@@ -293,7 +305,7 @@ void heap_collect_all(heap_t *h)
             next = p->next;
             pool_collect(p);
             if (LOAD_COUNTER(&p->used) == 0 && pool_releasable(p)) {
-                heap_list_unlink(h, p);
+                list_unlink(h, p);
                 arena_pool_release(p);
             }
         }

@@ -60,10 +60,10 @@ sanitizer_clean "$POOLD_LOG"; ok $? "no sanitizer report ($SAN_KIND; ASan checks
 # real segment made to look like this shell's, and a hostile one, read by the
 # collector while scrapes run concurrently.
 mkdir -p "$TEST_TMP/shm"
-python3 tests/observe/mksegment.py tests/observe/fuzz-corpus/segment/python3 "$TEST_TMP/shm/poolmalloc.$$" \
+python3 tests/observe/mksegment.py tests/fuzz/corpus/segment/python3 "$TEST_TMP/shm/poolmalloc.$$" \
   pid=$$ start=now updated=now+600
 head -c 2504 /dev/urandom >"$TEST_TMP/shm/poolmalloc.999999"
-start_poold --workload=replay --workload.trace=tests/observe/fuzz-corpus/trace/threads --workload.threads=2 \
+start_poold --workload=replay --workload.trace=tests/fuzz/corpus/trace/threads --workload.threads=2 \
   --workload.rate=0 --workload.speed=0 --collector.processes --collector.processes.dir="$TEST_TMP/shm"
 ok $? "the $SAN_KIND build replays a trace with the process collector on" || report "$POOLD_LOG"
 for i in $(seq 1 15); do

@@ -1,0 +1,321 @@
+/* The flag table, and setting options from it by kind (see options.h). */
+#define _GNU_SOURCE
+#include "config/options.h"
+#include "config/parse.h"
+#include "service/log.h"
+#include "workload/workload.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define OFF(field) offsetof(options_t, field)
+#define MS_PER_DAY (86400ULL * 1000)
+
+const flag_t flag_table[] = {
+    { "web.listen-address", FK_LIST, OFF(listen), 0, 0, "127.0.0.1:19180",
+      "Address to listen on, HOST:PORT, [IPV6]:PORT or :PORT (all interfaces). "
+      "Repeat for more than one.", false, false },
+    { "web.telemetry-path", FK_PATH, OFF(telemetry_path), 0, 0, "/metrics",
+      "Path under which to expose metrics.", false, false },
+    { "web.systemd-socket", FK_BOOL, OFF(systemd_socket), 0, 0, "false",
+      "Use the sockets passed by systemd socket activation instead of listening.",
+      false, false },
+    { "web.max-requests", FK_UINT, OFF(max_requests), 0, 100000, "40",
+      "Maximum number of requests served at once; past it poold answers 503. 0 = no limit.",
+      false, true },
+    { "web.max-connections", FK_UINT, OFF(max_connections), 1, 100000, "128",
+      "Maximum number of open connections per listening address.", false, false },
+    { "web.max-connections-per-ip", FK_UINT, OFF(max_connections_per_ip), 1, 100000, "32",
+      "Maximum number of open connections from one client address.", false, false },
+    { "web.connection-timeout", FK_DURATION, OFF(connection_timeout_ms), 1000, MS_PER_DAY, "10s",
+      "Close a connection idle for this long (whole seconds).", false, false },
+    { "web.config.file", FK_PATH, OFF(web_config_file), 0, 0, "",
+      "Path to a web configuration file (TLS and basic authentication, exporter-toolkit format).",
+      false, true },
+    { "log.level", FK_LOG_LEVEL, OFF(log_level), 0, 0, "info",
+      "Only log messages with this severity or above: debug, info, warn, error.", false, true },
+    { "log.format", FK_LOG_FORMAT, OFF(log_format), 0, 0, "logfmt",
+      "Log format: logfmt, json or journal (default: journal when stderr is the journal).",
+      false, true },
+    { "workload", FK_WORKLOAD, OFF(workload), 0, 0, "python",
+      "Workload to run through the allocator: python, steady, fragmenter, burst, replay "
+      "(a trace, --workload.trace) or idle.", false, true },
+    { "workload.threads", FK_UINT, OFF(workload_threads), 1, 64, "2",
+      "Number of workload threads.", false, true },
+    { "workload.rate", FK_U64, OFF(workload_rate), 0, 1000000000, "50000",
+      "Allocator operations per second, all threads together. 0 = as fast as possible.",
+      false, true },
+    { "workload.max-bytes", FK_BYTES, OFF(workload_max_bytes), 4096, 1ULL << 40, "64MiB",
+      "Hard cap on the bytes the workload holds at once (e.g. 64MiB, 1GiB).", false, true },
+    { "workload.trace", FK_PATH, OFF(workload_trace), 0, 0, "",
+      "Trace to replay with --workload=replay (recorded with POOLMALLOCTRACE=FILE and the "
+      "preload shim); read again at every reload.", false, true },
+    { "workload.speed", FK_FACTOR, OFF(workload_speed), 0, 1000000, "1",
+      "Replay pace: 1 = as recorded, 2 = twice as fast, 0 = as fast as --workload.rate allows.",
+      false, true },
+    { "collector.processes", FK_BOOL, OFF(collector_processes), 0, 0, "false",
+      "Export the allocator statistics of processes running on the preload shim with "
+      "POOLMALLOC_EXPORT (their segments in --collector.processes.dir).", false, true },
+    { "collector.processes.dir", FK_PATH, OFF(collector_dir), 0, 0, "/dev/shm",
+      "Where the processes' statistics segments (poolmalloc.<pid>) are.", false, true },
+    { "collector.processes.max", FK_UINT, OFF(collector_max), 1, 1024, "32",
+      "Most processes exported at once; the others are counted and logged.", false, true },
+    { "allocator.purge-delay", FK_PURGE_DELAY, OFF(purge_delay_ms), 0, MS_PER_DAY, "100ms",
+      "How long an empty pool stays resident before its pages go back to the kernel; "
+      "\"never\" keeps them.", false, true },
+    { "debug.wedge-on-sigusr2", FK_BOOL, OFF(debug_wedge_on_sigusr2), 0, 0, "false",
+      "Testing aid: SIGUSR2 stops the workload threads for good (the watchdog then fails).",
+      false, false },
+    { "config", FK_PATH, OFF(config_file), 0, 0, DEFAULT_CONFIG_FILE,
+      "Config file of key = value lines (keys are these flag names); optional at the "
+      "default path. Flags override it.", true, false },
+    { "version", FK_ACTION, 0, 0, 0, NULL, "Print the version and exit.", true, false },
+    { "help", FK_ACTION, 0, 0, 0, NULL, "Print this help and exit.", true, false },
+};
+const size_t flag_count = sizeof flag_table / sizeof flag_table[0];
+
+const flag_t *flag_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < flag_count; i++)
+        if (strlen(flag_table[i].name) == len && memcmp(flag_table[i].name, name, len) == 0)
+            return &flag_table[i];
+    return NULL;
+}
+
+size_t flag_index(const flag_t *f) { return (size_t)(f - flag_table); }
+
+static int parse_enum(const char *s, const char *const *names, int n, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return *out = i, 0;
+    return -1;
+}
+
+static const char *const log_levels[] = { "debug", "info", "warn", "error" };
+static const char *const log_formats[] = { "logfmt", "json", "journal" };
+
+/* ---- setting a flag ------------------------------------------------------ */
+
+static int set_string(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+static int add_listen(options_t *o, const char *value, enum opt_source src, char *err,
+                      size_t errlen)
+{
+    if (o->listen_source != (int)src) {     /* a new source replaces the list */
+        for (unsigned i = 0; i < o->n_listen; i++)
+            free(o->listen[i]);
+        o->n_listen = 0;
+        o->listen_source = (int)src;
+    }
+    char host[256], port[8];
+    if (parse_listen_address(value, host, sizeof host, port, sizeof port) != 0) {
+        snprintf(err, errlen, "invalid value \"%s\": expected HOST:PORT, [IPV6]:PORT or :PORT "
+                 "(port 0-65535)", value);
+        return -1;
+    }
+    if (o->n_listen == MAX_LISTEN) {
+        snprintf(err, errlen, "too many addresses (at most %d)", MAX_LISTEN);
+        return -1;
+    }
+    if (!(o->listen[o->n_listen] = strdup(value)))
+        return -1;
+    o->n_listen++;
+    return 0;
+}
+
+static const char *expectation(const flag_t *f, char *tmp, size_t len)
+{
+    switch (f->kind) {
+    case FK_BOOL: return "expected true or false";
+    case FK_UINT:
+    case FK_U64:
+        snprintf(tmp, len, "expected an integer from %" PRIu64 " to %" PRIu64, f->min, f->max);
+        return tmp;
+    case FK_BYTES: return "expected a size such as 1048576, 64MiB or 1GiB, at least 4096";
+    case FK_DURATION: return "expected a duration such as 10s or 1m30s, at least 1s";
+    case FK_PURGE_DELAY: return "expected a duration such as 100ms, 0, or never";
+    case FK_LOG_LEVEL: return "expected debug, info, warn or error";
+    case FK_LOG_FORMAT: return "expected logfmt, json or journal";
+    case FK_WORKLOAD:
+        snprintf(tmp, len, "expected one of: %s", workload_profile_list());
+        return tmp;
+    case FK_PATH: return "expected a path";
+    case FK_FACTOR:
+        snprintf(tmp, len, "expected a number from %" PRIu64 " to %" PRIu64 " (e.g. 0.5, 1, 10)",
+                 f->min, f->max);
+        return tmp;
+    default: return "unexpected value";
+    }
+}
+
+static int parse_value(options_t *o, const flag_t *f, const char *v, enum opt_source src,
+                       char *err, size_t errlen)
+{
+    void *slot = (char *)o + f->offset;
+    uint64_t u;
+    int64_t d;
+    switch (f->kind) {
+    case FK_LIST: return add_listen(o, v, src, err, errlen);
+    case FK_PATH:
+        if (strlen(v) > 4096 || (f->offset == OFF(telemetry_path) && v[0] != '/'))
+            return -2;
+        return set_string(slot, v);
+    case FK_STRING: return set_string(slot, v);
+    case FK_WORKLOAD: return workload_profile_find(v) ? set_string(slot, v) : -2;
+    case FK_BOOL: return parse_bool(v, slot) == 0 ? 0 : -2;
+    case FK_UINT:
+    case FK_U64:
+        if (parse_u64(v, &u) || u < f->min || u > f->max)
+            return -2;
+        if (f->kind == FK_UINT)
+            *(unsigned *)slot = (unsigned)u;
+        else
+            *(uint64_t *)slot = u;
+        return 0;
+    case FK_BYTES:
+        if (parse_bytes(v, &u) || u < f->min || u > f->max)
+            return -2;
+        return *(uint64_t *)slot = u, 0;
+    case FK_DURATION:
+        if (parse_duration_ms(v, &d) || (uint64_t)d < f->min || (uint64_t)d > f->max)
+            return -2;
+        return *(int64_t *)slot = d, 0;
+    case FK_PURGE_DELAY:
+        if (strcmp(v, "never") == 0 || strcmp(v, "-1") == 0)
+            return *(int64_t *)slot = -1, 0;
+        if (parse_duration_ms(v, &d) || (uint64_t)d > f->max)
+            return -2;
+        return *(int64_t *)slot = d, 0;
+    case FK_FACTOR: {
+        char *end;
+        errno = 0;
+        double x = strtod(v, &end);
+        if (!isdigit((unsigned char)*v) || errno || *end || !(x >= (double)f->min) ||
+            !(x <= (double)f->max))
+            return -2;
+        return *(double *)slot = x, 0;
+    }
+    case FK_LOG_LEVEL:
+        return parse_enum(v, log_levels, 4, slot) == 0 ? 0 : -2;
+    case FK_LOG_FORMAT:
+        return parse_enum(v, log_formats, 3, slot) == 0 ? 0 : -2;
+    case FK_ACTION:
+        break;
+    }
+    return -2;
+}
+
+int opt_set(options_t *o, const flag_t *f, const char *value, enum opt_source src,
+            char *err, size_t errlen)
+{
+    err[0] = '\0';
+    int r = parse_value(o, f, value, src, err, errlen);
+    if (r == 0) {
+        if (src != SRC_DEFAULT)
+            o->explicit_set |= 1ULL << flag_index(f);
+        return 0;
+    }
+    if (!err[0]) {
+        char tmp[160];
+        if (r == -1)
+            snprintf(err, errlen, "out of memory");
+        else
+            snprintf(err, errlen, "invalid value \"%.80s\": %s", value, expectation(f, tmp, sizeof tmp));
+    }
+    return -1;
+}
+
+bool opt_is_explicit(const options_t *o, const char *name)
+{
+    const flag_t *f = flag_find(name, strlen(name));
+    return f && (o->explicit_set >> flag_index(f) & 1);
+}
+
+/* ---- the options as a whole ----------------------------------------------- */
+
+void options_init(options_t *o)
+{
+    char err[256];
+    memset(o, 0, sizeof *o);
+    o->listen_source = -1;
+    for (size_t i = 0; i < flag_count; i++)
+        if (flag_table[i].defval && opt_set(o, &flag_table[i], flag_table[i].defval,
+                                            SRC_DEFAULT, err, sizeof err) != 0)
+            abort();    /* a bad default is a programming error */
+}
+
+void options_free(options_t *o)
+{
+    for (unsigned i = 0; i < o->n_listen; i++)
+        free(o->listen[i]);
+    free(o->telemetry_path);
+    free(o->web_config_file);
+    free(o->workload);
+    free(o->workload_trace);
+    free(o->collector_dir);
+    free(o->config_file);
+    memset(o, 0, sizeof *o);
+}
+
+static const char *duration_text(int64_t ms, char *out, size_t len)
+{
+    if (ms % 1000 == 0)
+        snprintf(out, len, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(out, len, "%lldms", (long long)ms);
+    return out;
+}
+
+void opt_format(const options_t *o, const flag_t *f, char *out, size_t len)
+{
+    const void *slot = (const char *)o + f->offset;
+    out[0] = '\0';
+    switch (f->kind) {
+    case FK_LIST:
+        for (unsigned i = 0; i < o->n_listen; i++) {
+            size_t n = strlen(out);
+            snprintf(out + n, len - n, "%s%s", i ? "," : "", o->listen[i]);
+        }
+        break;
+    case FK_PATH:
+    case FK_STRING:
+    case FK_WORKLOAD: snprintf(out, len, "%s", *(char *const *)slot ? *(char *const *)slot : ""); break;
+    case FK_BOOL: snprintf(out, len, "%s", *(const bool *)slot ? "true" : "false"); break;
+    case FK_UINT: snprintf(out, len, "%u", *(const unsigned *)slot); break;
+    case FK_U64:
+    case FK_BYTES: snprintf(out, len, "%" PRIu64, *(const uint64_t *)slot); break;
+    case FK_DURATION: duration_text(*(const int64_t *)slot, out, len); break;
+    case FK_PURGE_DELAY:
+        if (*(const int64_t *)slot < 0)
+            snprintf(out, len, "never");
+        else
+            duration_text(*(const int64_t *)slot, out, len);
+        break;
+    case FK_FACTOR: snprintf(out, len, "%g", *(const double *)slot); break;
+    case FK_LOG_LEVEL: snprintf(out, len, "%s", log_levels[*(const int *)slot]); break;
+    case FK_LOG_FORMAT: snprintf(out, len, "%s", log_formats[*(const int *)slot]); break;
+    case FK_ACTION: break;
+    }
+}
+
+bool opt_differs(const options_t *a, const options_t *b, const flag_t *f)
+{
+    char x[1024], y[1024];
+    opt_format(a, f, x, sizeof x);
+    opt_format(b, f, y, sizeof y);
+    return strcmp(x, y) != 0;
+}
