@@ -46,6 +46,10 @@ typedef struct { uint32_t size[SIZE_TABLE_LEN]; } size_mix_t;
 void size_mix_python(size_mix_t *m);
 /* Uniform sizes in [lo, hi]. */
 void size_mix_uniform(size_mix_t *m, uint32_t lo, uint32_t hi);
+/* Sizes in [lo, hi], each power-of-two band [lo*2^k, lo*2^(k+1)) as likely
+ * as the next (uniform inside a band): as many requests of 1-2 KiB as of
+ * 32-64 KiB, as programs that use a wide range of sizes make them. */
+void size_mix_log(size_mix_t *m, uint32_t lo, uint32_t hi);
 
 static inline uint32_t size_pick(const size_mix_t *m, rng_t *r)
 {
@@ -174,7 +178,12 @@ typedef struct {
 void work_churn(void);
 void work_churn2t(void);
 void work_lifo(void);
+void work_lifo4k(void);
 void work_xthread(void);
+void work_larson(void);
+void work_rptest(void);
+void work_medium(void);
+void work_large(void);
 void work_realloc(void);
 void work_frag(void);
 void work_stats(void);

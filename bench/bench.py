@@ -35,32 +35,51 @@ ALLOCATORS = [
 ]
 ANCHORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "pymalloc"]
 OURS = ["pool", "pool-shim"]
+# Rows that only run the Python program (an allocator installed into
+# CPython itself rather than preloaded): list them here and in ALLOCATORS,
+# with their environment in PYTHON_ENV.
+PYTHON_ONLY = []
+# The Python program's environment per row; default: CPython's allocator
+# switched to malloc, which the row's preload (if any) provides.
+PYTHON_ENV = {"pymalloc": {}}
+PYTHON_ENV_DEFAULT = {"PYTHONMALLOC": "malloc"}
 
 
 class Workload:
     def __init__(self, name, title, allocators, rounds_cap=None):
         self.name, self.title, self.allocators = name, title, allocators
         self.rounds_cap = rounds_cap
+        self.number = None      # its place in WORKLOADS, as the tables show it
 
 
-ALL = [a[0] for a in ALLOCATORS]
+ALL = [a[0] for a in ALLOCATORS if a[0] not in PYTHON_ONLY]
 THREADED = [a for a in ALL if a != "pymalloc"]
+PYTHON_ROWS = [a[0] for a in ALLOCATORS if a[0] != "pool"]
+# In table order; the tables number them.
 WORKLOADS = [
-    Workload("churn", "1. single-thread churn: Python-like sizes (16-64 B, tail to 512), "
+    Workload("churn", "single-thread churn: Python-like sizes (16-64 B, tail to 512), "
              "100k live, random replacement", ALL),
-    Workload("lifo", "2. LIFO bursts: allocate 1..2000 blocks, free newest first", ALL),
-    Workload("churn2t", "3. two threads churning independently (100k live each)", THREADED),
-    Workload("xthread", "4. producer/consumer: every block freed by the other thread", THREADED),
-    Workload("realloc", "5. realloc growth: 16 buffers, 8 B to 4 KiB in 8-byte steps", ALL),
+    Workload("lifo", "LIFO bursts: allocate 1..2000 blocks, free newest first", ALL),
+    Workload("lifo4k", "long LIFO bursts: allocate 1..4096 blocks of 16-512 B (uniform), free newest first", ALL),
+    Workload("churn2t", "two threads churning independently (100k live each)", THREADED),
+    Workload("xthread", "producer/consumer: every block freed by the other thread", THREADED),
+    Workload("larson", "larson-style server: 2 threads replace random slots of arrays "
+             "another filled, 8-1000 B (about half the frees cross-thread), threads replaced 8 times", THREADED),
+    Workload("rptest", "rptest-style: 2 threads churn 16 B-16 KiB (log-uniform), every "
+             "4th old block freed by the other thread", THREADED),
+    Workload("medium", "medium churn: 512 B-64 KiB (log-uniform), 2,000 live", ALL),
+    Workload("large", "large range: 513 B-1 MiB (log-uniform), 200 live", ALL),
+    Workload("realloc", "realloc growth: 16 buffers, 8 B to 4 KiB in 8-byte steps", ALL),
     # Memory figures barely move between rounds and each run idles a second.
-    Workload("frag", "6. fragmentation: 2M blocks of 16-256 B, free 90%, refill 200k of "
+    Workload("frag", "fragmentation: 2M blocks of 16-256 B, free 90%, refill 200k of "
              "257-512 B, free all, idle", ALL, rounds_cap=3),
-    Workload("python", "7. a Python program (dicts, lists, tuples, strings) under "
-             "PYTHONMALLOC=malloc + LD_PRELOAD, against CPython's pymalloc",
-             [a for a in ALL if a != "pool"]),
-    Workload("stats", "8. statistics cost: churn with pool_stats_get() 10x/s in another "
+    Workload("python", "a Python program (dicts, lists, tuples, strings) under "
+             "PYTHONMALLOC=malloc + LD_PRELOAD, against CPython's pymalloc", PYTHON_ROWS),
+    Workload("stats", "statistics cost: churn with pool_stats_get() 10x/s in another "
              "thread, against the same churn without", ["pool"]),
 ]
+for _n, _w in enumerate(WORKLOADS, 1):
+    _w.number = _n
 
 
 def find_lib(name, build):
@@ -125,8 +144,7 @@ class Runner:
         kind, pre = self.kinds[alloc]
         if workload.name == "python":
             argv = [PYTHON, os.path.join("bench", "pyprog.py"), str(self.args.py_scale)]
-            if alloc != "pymalloc":
-                env["PYTHONMALLOC"] = "malloc"
+            env.update(PYTHON_ENV.get(alloc, PYTHON_ENV_DEFAULT))
         else:
             binary = os.path.join(self.args.build, "bench", "bench-" + kind)
             argv = [binary, workload.name, str(self.args.scale), str(self.args.idle_ms)]

@@ -1,14 +1,14 @@
 #include "balloc.h"
 #include "churn.h"
 
-void churn_setup(churn_t *c, uint32_t live, uint64_t seed, uint64_t index_base)
+void churn_setup(churn_t *c, uint32_t live, uint64_t seed, uint64_t index_base,
+                 const size_mix_t *mix)
 {
     c->live = live;
     c->rng.s = seed;
     c->next_index = index_base;
     c->slots = harness_alloc(live * sizeof *c->slots);
-    c->mix = harness_alloc(sizeof *c->mix);
-    size_mix_python(c->mix);
+    c->mix = mix;
     for (uint32_t i = 0; i < live; i++)
         slot_alloc(&c->slots[i], c->next_index++, size_pick(c->mix, &c->rng));
 }
@@ -27,5 +27,14 @@ void churn_teardown(churn_t *c)
     for (uint32_t i = 0; i < c->live; i++)
         slot_free(&c->slots[i]);
     harness_free(c->slots, c->live * sizeof *c->slots);
-    harness_free(c->mix, sizeof *c->mix);
+}
+
+void churn_run(const char *workload, uint32_t live, uint64_t steps, const size_mix_t *mix)
+{
+    churn_t c;
+    uint64_t rss0 = rss_kb(), t0 = now_ns();
+    churn_setup(&c, live, 1, 0, mix);
+    churn_steps(&c, steps);
+    churn_teardown(&c);
+    report(workload, "-", now_ns() - t0, churn_calls(live, steps), rss0, "");
 }

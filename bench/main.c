@@ -14,8 +14,13 @@
 static const workload_t workloads[] = {
     { "churn",   0, work_churn },
     { "lifo",    0, work_lifo },
+    { "lifo4k",  0, work_lifo4k },
     { "churn2t", 1, work_churn2t },
     { "xthread", 1, work_xthread },
+    { "larson",  1, work_larson },
+    { "rptest",  1, work_rptest },
+    { "medium",  0, work_medium },
+    { "large",   0, work_large },
     { "realloc", 0, work_realloc },
     { "frag",    0, work_frag },
 #ifdef BENCH_POOL

@@ -8,11 +8,19 @@ import statistics
 import subprocess
 import time
 
+import chart
+
 MIB = 1024.0
 FRAG_POINTS = [("alloc", "after alloc"), ("free90", "90% freed"), ("refill", "refilled"),
                ("freeall", "all freed"), ("idle", "after idle")]
-SPEED_TARGET = {"churn": "mimalloc", "lifo": "mimalloc", "churn2t": "mimalloc",
-                "xthread": "mimalloc"}
+# Speed targets: (anchor, least ratio) per workload. Every time workload is
+# to be at least as fast as mimalloc and never slower than glibc.
+SPEED_TARGETS = {w: [("mimalloc", 1.0), ("glibc", 1.0)]
+                 for w in ("churn", "lifo", "lifo4k", "churn2t", "xthread", "larson", "rptest",
+                           "medium", "large")}
+SPEED_TARGETS["realloc"] = [("mimalloc", 1.0), ("glibc", 2.0)]
+# Peak RSS against this anchor's, on every workload that has both rows.
+PEAK_ANCHOR = "mimalloc"
 OURS = ("pool", "pool-shim")
 ANCHORS = ("glibc", "jemalloc", "mimalloc", "tcmalloc", "pymalloc")
 
@@ -90,14 +98,18 @@ def summarize(workload, samples):
     return rows
 
 
+def round_ratios(anchor_samples, samples):
+    """(anchor's time / this allocator's time) in each round both ran."""
+    theirs = {s["round"]: s["ns"] for s in anchor_samples}
+    return [theirs[s["round"]] / s["ns"] for s in samples if s["round"] in theirs and s["ns"]]
+
+
 def paired_ratio(anchor_samples, samples):
     """The median over rounds of (anchor's time / this allocator's time) in
     the same round. The machine's speed drifts over minutes (other tenants);
     a ratio of two runs a few seconds apart cancels that drift, a ratio of
     two medians taken over the whole run does not."""
-    theirs = {s["round"]: s["ns"] for s in anchor_samples}
-    ratios = [theirs[s["round"]] / s["ns"] for s in samples if s["round"] in theirs and s["ns"]]
-    return med(ratios)
+    return med(round_ratios(anchor_samples, samples))
 
 
 def consistency(workload, samples):
@@ -121,36 +133,57 @@ def _target(workload, alloc, goal, value, met):
             "met": bool(met) if met is not None else None}
 
 
+def speed_targets(name, by):
+    out = []
+    for anchor, least in SPEED_TARGETS.get(name, []):
+        for a in OURS:
+            v = by.get(a, {}).get("vs_" + anchor)
+            out.append(_target(name, a, f"speed >= {least:.2f}x {anchor}",
+                               f"{v:.2f}x" if v else "n/a", v is not None and v >= least))
+    return out
+
+
+def peak_targets(name, by):
+    """Peak RSS (VmHWM) no higher than the anchor's (medians over runs)."""
+    ref = by.get(PEAK_ANCHOR)
+    if not ref or name == "stats":
+        return []
+    out = []
+    for a in OURS:
+        r = by.get(a)
+        if r:
+            out.append(_target(name, a, f"peak RSS <= {PEAK_ANCHOR}'s",
+                               f"{r['peak_kb'] / MIB:.1f} MiB vs {ref['peak_kb'] / MIB:.1f} MiB",
+                               r["peak_kb"] <= ref["peak_kb"]))
+    return out
+
+
+def frag_targets(name, by):
+    anchors = [by[a]["d_free90_kb"] for a in ANCHORS if a in by]
+    best = min(anchors) if anchors else None
+    out = []
+    for a in OURS:
+        r = by.get(a)
+        if not r or best is None:
+            out.append(_target(name, a, "frag targets", "n/a", False))
+            continue
+        v = r["d_free90_kb"]
+        out.append(_target(name, a, "RSS after 90% free <= best anchor's",
+                           f"{v / MIB:.1f} MiB = {v / best:.2f}x best anchor ({best / MIB:.1f} MiB)",
+                           v <= best))
+        for key, when in (("freeall", "at once"), ("idle", "after idle")):
+            v = r["d_" + key + "_kb"]
+            out.append(_target(name, a, f"all freed, {when}: RSS within 16 MiB of start",
+                               f"+{v / MIB:.1f} MiB", v <= 16 * MIB))
+    return out
+
+
 def targets(name, rows):
     """The issue's targets that apply to this workload's rows."""
     by = {r["alloc"]: r for r in rows if r.get("runs")}
-    out = []
-    if name in SPEED_TARGET:
-        for a in OURS:
-            v = by.get(a, {}).get("vs_mimalloc")
-            out.append(_target(name, a, "speed >= 1.00x mimalloc",
-                               f"{v:.2f}x" if v else "n/a", v is not None and v >= 1.0))
-    elif name == "realloc":
-        for a in OURS:
-            v = by.get(a, {}).get("vs_glibc")
-            out.append(_target(name, a, "speed >= 2.00x glibc",
-                               f"{v:.2f}x" if v else "n/a", v is not None and v >= 2.0))
-    elif name == "frag":
-        anchors = [by[a]["d_free90_kb"] for a in ANCHORS if a in by]
-        best = min(anchors) if anchors else None
-        for a in OURS:
-            r = by.get(a)
-            if not r or best is None:
-                out.append(_target(name, a, "frag targets", "n/a", False))
-                continue
-            v = r["d_free90_kb"]
-            out.append(_target(name, a, "RSS after 90% free <= 0.5x best anchor",
-                               f"{v / MIB:.1f} MiB = {v / best:.2f}x best anchor ({best / MIB:.1f} MiB)",
-                               v <= 0.5 * best))
-            for key, when in (("freeall", "at once"), ("idle", "after idle")):
-                v = r["d_" + key + "_kb"]
-                out.append(_target(name, a, f"all freed, {when}: RSS within 16 MiB of start",
-                                   f"+{v / MIB:.1f} MiB", v <= 16 * MIB))
+    out = speed_targets(name, by)
+    if name == "frag":
+        out += frag_targets(name, by)
     elif name == "python":
         v = by.get("pool-shim", {}).get("vs_pymalloc")
         out.append(_target(name, "pool-shim", "time <= CPython's pymalloc",
@@ -163,7 +196,7 @@ def targets(name, rows):
         else:
             out.append(_target(name, "pool", "slowdown < 2%",
                                f"{v:+.2f}%" if v is not None else "n/a", v is not None and v < 2.0))
-    return out
+    return out + peak_targets(name, by)
 
 
 # ---- text tables --------------------------------------------------------------
@@ -184,8 +217,10 @@ def _table(header, lines):
 
 
 def _mark(tlist, alloc):
-    marks = [("met" if t["met"] else "MISSED") for t in tlist if t["alloc"] == alloc]
-    return "/".join(marks) if marks else ""
+    marks = [t["met"] for t in tlist if t["alloc"] == alloc]
+    if not marks:
+        return ""
+    return "met" if all(marks) else f"MISSED {marks.count(False)}/{len(marks)}"
 
 
 def _spread(r):
@@ -208,7 +243,7 @@ def _time_lines(rows, tlist, seconds=False):
 
 
 def render(workload, rows, tlist):
-    out = [f"== {workload.title}"]
+    out = [f"== {workload.number}. {workload.name} — {workload.title}"]
     if workload.name == "frag":
         header = ["allocator", "runs", "start MiB"] + [f"{label} +MiB" for _, label in FRAG_POINTS] + \
                  ["90% freed vs best anchor", "target"]
@@ -280,8 +315,14 @@ def write_all(outdir, meta, workloads, samples, failures):
         result["targets"] += tlist
         result["problems"] += problems
         summary_rows += [dict(r, workload=w.name) for r in rows]
-    text.append("targets: " + ", ".join(
-        f"{t['workload']}[{t['alloc']}] {'met' if t['met'] else 'MISSED'}" for t in result["targets"]))
+    missed = [t for t in result["targets"] if not t["met"]]
+    text.append(f"targets: {len(result['targets']) - len(missed)} of {len(result['targets'])} met"
+                + ("; missed: " + ", ".join(f"{t['workload']}[{t['alloc']}] {t['goal']} ({t['value']})"
+                                            for t in missed) if missed else ""))
+    chart_path = os.path.join(outdir, "ratios.svg")
+    chart.write(chart_path, meta, workloads, samples, round_ratios)
+    text.append(f"chart of the speed ratios per workload (ours vs mimalloc and glibc, the 1.0 line "
+                f"marked): {chart_path}")
     for f in failures:
         text.append(f"FAILED RUN: {f['workload']} / {f['alloc']} round {f['round']}: {f['error']}")
     print("\n".join(text))
@@ -298,5 +339,5 @@ def write_all(outdir, meta, workloads, samples, failures):
         wr = csv.DictWriter(f, keys)
         wr.writeheader()
         wr.writerows(samples)
-    print(f"\nresults: {outdir}/results.txt, results.csv, results.json, samples.csv")
+    print(f"\nresults: {outdir}/results.txt, results.csv, results.json, samples.csv, ratios.svg")
     return not result["problems"]

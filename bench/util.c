@@ -2,12 +2,14 @@
  * clocks, RSS and the result line. */
 #include "balloc.h"
 #include "bench.h"
+#include "ring.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +61,20 @@ void size_mix_uniform(size_mix_t *m, uint32_t lo, uint32_t hi)
         m->size[i] = lo + rng_below(&r, hi - lo + 1);
 }
 
+void size_mix_log(size_mix_t *m, uint32_t lo, uint32_t hi)
+{
+    unsigned bands = 0;
+    while (bands < 31 && ((uint64_t)lo << bands) <= hi)
+        bands++;
+    rng_t r = { 0x10c + lo };
+    for (size_t i = 0; i < SIZE_TABLE_LEN; i++) {
+        uint64_t from = (uint64_t)lo << rng_below(&r, bands), to = 2 * from - 1;
+        if (to > hi)
+            to = hi;
+        m->size[i] = (uint32_t)(from + rng_below(&r, (uint32_t)(to - from + 1)));
+    }
+}
+
 void pattern_mismatch(const void *p, uint64_t index, size_t size, size_t off)
 {
     fprintf(stderr, "\nbench: CONTENT MISMATCH (%s): block #%" PRIu64 " at %p, %zu bytes,"
@@ -80,6 +96,14 @@ void spawn(pthread_t *t, void *(*fn)(void *), void *arg)
         fprintf(stderr, "bench: pthread_create: %s\n", strerror(e));
         abort();
     }
+}
+
+void ring_wait(unsigned *spins)
+{
+    if (++*spins < 200)
+        __builtin_ia32_pause();
+    else
+        sched_yield();
 }
 
 void *harness_alloc(size_t bytes)

@@ -67,11 +67,13 @@ void work_stats(void)
     /* even a quick run's slices last long enough for snapshots to happen */
     uint64_t steps = scaled(STATS_SLICE_STEPS, 600000), ns[2] = { 0, 0 };
     double ratio[STATS_PAIRS];
+    static size_mix_t mix;            /* harness memory: static, not allocated */
     churn_t c;
     pthread_t t;
+    size_mix_python(&mix);
     spawn(&t, sampler_main, NULL);
     uint64_t rss0 = rss_kb();
-    churn_setup(&c, (uint32_t)scaled(CHURN_LIVE, 1000), 8, 0);
+    churn_setup(&c, (uint32_t)scaled(CHURN_LIVE, 1000), 8, 0, &mix);
     for (unsigned p = 0; p < STATS_PAIRS; p++) {
         uint64_t cpu[2];
         for (int k = 0; k < 2; k++) {
