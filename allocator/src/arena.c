@@ -312,10 +312,14 @@ pool_t *arena_pool_acquire(heap_t *h, unsigned cls)
     /* The headers are written outside the lock. A concurrent statistics walk
      * may read the first one early: it then sees used == 0 and xfree == 0,
      * which every pool has while it is not serving a class (see
-     * arena_pool_release). The further pools of a run point back to it. */
+     * arena_pool_release). The further pools of a run point back to it and
+     * carry what a free checks before it needs the run: owner and class. */
     pool_t *p = pool_header(a->base, (unsigned)idx);
-    for (unsigned j = 1; j < k; j++)
+    for (unsigned j = 1; j < k; j++) {
         p[j].span = (uint8_t)j;
+        p[j].heap = h;
+        p[j].cls = (uint8_t)cls;
+    }
     pool_remote(p)->arena = a;
     pool_init(p, h, cls);
     return p;

@@ -36,9 +36,12 @@
  * header is the header of its first pool, which holds the free list, the
  * bump pointer, the used count and the remote-free word for the whole run.
  * Each further pool of the run (POOL_STATE_SPAN in the arena map) has a
- * header too, and all it holds is `span`, how many pools back the run's
- * first pool is; so free() finds the run's header with one more load from
- * the line it reads anyway (a plain pool's span is 0). The same heap
+ * header too, holding copies of the run's owner and class (all a free needs
+ * to put a block in the thread's cache) and `span`, how many pools back the
+ * run's first pool is; a free that goes past the cache, or comes from
+ * another thread, finds the run's header with that one byte (a plain
+ * pool's span is 0). Like mimalloc's slice offset, but read only off the
+ * common path. The same heap
  * caches, the same lock-free fast paths, the same cross-thread protocol,
  * the same purge delay (every pool of an empty run is an empty pool again),
  * the same path back to the arena and from there to the OS serve both tiers.
@@ -179,7 +182,9 @@ typedef struct heap heap_t;
 typedef struct arena arena_t;
 
 /* A pool's (or run's) header, the owner's line (in the arena's pool 0). The
- * further pools of a run use only `span`. */
+ * further pools of a run use only `span`, `heap` and `cls` (copies of the
+ * run's, stable while the run serves its class, so a free whose block goes
+ * to the heap's cache needs no more than the line of its own pool). */
 typedef struct pool {
     block_t        *free;       /* owner's free list */
     heap_t         *heap;       /* owner; changes only while the pool is empty */

@@ -266,6 +266,7 @@ void pool_free_slow(heap_t *h, pool_t *p)
 
 void pool_free_remote(pool_t *p, block_t *b)
 {
+    p -= p->span;               /* the run's header, if p is a run's further pool */
     /* Read what we need before the push: once the block is in, the owner
      * may empty and recycle the pool at any moment. */
     heap_t *owner = p->heap;
