@@ -225,13 +225,13 @@ _Static_assert(2 * REMOTE_OFFSET <= POOL_POOL_SIZE, "the headers fit in pool 0")
  * so a block just freed (still in the CPU's caches) is the next one handed
  * out, and a free/malloc pair touches no pool header. The blocks still
  * count as used in their pools; the statistics move them to the free side. */
-#define CACHE_BYTES 8192u               /* per small class: at most 256 KiB a thread */
+#define CACHE_BYTES 8192u               /* per small class (see cache_blocks()) */
 #define MEDIUM_CACHE_BYTES 32768u       /* per medium class */
 typedef struct {
     pool_t  *cur;                       /* head of the class list (or the sentinel) */
     block_t *cache;
     uint32_t ncache;                    /* blocks in cache (owner-only counter) */
-    uint32_t cache_max;                 /* CACHE_BYTES worth of blocks, at least 16 */
+    uint32_t cache_max;                 /* see cache_blocks() in heap.c */
     uint64_t nmalloc, nfree;            /* statistics (owner-only counters) */
     pool_t  *tail;
 } __attribute__((aligned(64))) heap_class_t;
