@@ -27,7 +27,7 @@
  * 288 KiB, filled and checked, with a 1 ms purge delay (runs of up to 16
  * pools given back and faulted in again), costs more than the rest. */
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-enum { DEFAULT_OPS = 40000 };
+enum { DEFAULT_OPS = 30000 };
 #else
 enum { DEFAULT_OPS = 250000 };
 #endif

@@ -69,7 +69,7 @@ static void test_medium_classes(void)
     int bad_class = 0, bad_waste = 0, bad_align = 0, bad_owner = 0, bad_bytes = 0;
     size_t step = 1;
     for (size_t n = POOL_SMALL_REQUEST_THRESHOLD + 1; n <= POOL_MEDIUM_MAX; n += step) {
-        step = n < 8192 ? 1 : 61;              /* every size low down, then a sample */
+        step = n < 4096 ? 1 : n / 61;          /* every size low down, then ~60 a doubling */
         void *p[2];
         for (int i = 0; i < 2; i++) {
             p[i] = pool_malloc(n);
