@@ -69,7 +69,7 @@ grep -qF "poold_process_info{pid=\"$P1\",comm=\"python3\"} 1" <<<"$s"; ok $? "po
 grep -qF "poold_process_info{pid=\"$P2\",comm=\"q\\\"b\\\\s\"} 1" <<<"$s"
 ok $? "a comm with a quote and a backslash is escaped in the label (q\\\"b\\\\s)"
 n=$(grep -c "^poold_process_size_class_blocks{pid=\"$P1\",comm=\"python3\",size=\"[0-9]*\",state=\"\(allocated\|free\)\"} " <<<"$s")
-[[ $n -eq 64 ]]; ok $? "poold_process_size_class_blocks: 32 classes x 2 states for the process ($n)"
+[[ $n -eq 136 ]]; ok $? "poold_process_size_class_blocks: 68 classes x 2 states for the process ($n)"
 for fam in poold_process_arenas poold_process_fragmentation_ratio poold_process_large_bytes \
            poold_process_last_update_timestamp_seconds; do
   grep -q "^$fam{pid=\"$P1\",comm=\"python3\"} " <<<"$s"; ok $? "$fam for the process"
@@ -91,7 +91,7 @@ procs = {p["pid"]: p for p in j["processes"]}
 p1, p2 = int(sys.argv[1]), int(sys.argv[2])
 assert procs[p1]["comm"] == "python3" and procs[p2]["comm"] == "q\"b\\s", procs
 a = procs[p1]["allocator"]
-assert a["arenas"]["current"] > 0 and a["operations"]["malloc"] > 0 and len(a["size_classes"]) == 32
+assert a["arenas"]["current"] > 0 and a["operations"]["malloc"] > 0 and len(a["size_classes"]) == 68
 assert j["process_collector"]["enabled"] and j["process_collector"]["processes"] == 2
 ' "$P1" "$P2"
 ok $? "/stats: a processes array (pid, comm, the allocator figures) and process_collector"
