@@ -199,6 +199,8 @@ size_t arena_purge_locked(bool force)
     if (n_empty_resident == 0 || (delay < 0 && !force))
         return 0;
     for (arena_t *a = all_head; a && n_empty_resident; a = a->all_next) {
+        if (!a->empty_mask)
+            continue;           /* nothing resident to give back here */
         unsigned run = 0;
         bool in_run = false;
         for (unsigned i = 0; i <= POOLS_PER_ARENA; i++) {
