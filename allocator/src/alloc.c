@@ -20,7 +20,7 @@ void *pool_calloc(size_t nmemb, size_t size)
     if (__builtin_mul_overflow(nmemb, size, &n))
         return fail_nomem();
     COUNT(calloc_calls, 1);
-    if (n - 1 < pool_threshold) {
+    if (n - 1 < threshold()) {
         void *p = fast_malloc(n);
         if (p)
             memset(p, 0, pool_of(p)->bsize);
@@ -67,7 +67,7 @@ static NOINLINE void *realloc_large(heap_t *h, void *ptr, size_t size)
         heap_count(h, &h->realloc_inplace, 1);
         return ptr;
     }
-    if (size > pool_threshold)
+    if (size > threshold())
         return large_realloc(ptr, size > old ? grown(size) : size);
     return realloc_move(ptr, old, size);                    /* into a pool */
 }

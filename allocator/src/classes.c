@@ -7,7 +7,7 @@ class_info_t pool_classes[NCLASSES];
 /* Until start-up reads the environment, only the small classes: a request
  * that finds the threshold this low goes to the system allocator, whose
  * path starts the allocator up. */
-size_t pool_threshold = POOL_SMALL_REQUEST_THRESHOLD;
+_Atomic size_t pool_threshold = POOL_SMALL_REQUEST_THRESHOLD;
 
 _Static_assert(POOL_DEFAULT_THRESHOLD >= POOL_SMALL_REQUEST_THRESHOLD &&
                POOL_DEFAULT_THRESHOLD <= POOL_MEDIUM_MAX,
@@ -46,6 +46,6 @@ bool classes_set_threshold(size_t n)
 {
     if (n < POOL_SMALL_REQUEST_THRESHOLD || n > POOL_MEDIUM_MAX)
         return false;
-    pool_threshold = n;
+    atomic_store_explicit(&pool_threshold, n, memory_order_relaxed);
     return true;
 }

@@ -113,7 +113,13 @@ typedef struct {
     uint8_t  pools;     /* pools per run (1: a plain pool) */
 } class_info_t;
 INTERNAL extern class_info_t pool_classes[NCLASSES];
-INTERNAL extern size_t pool_threshold;       /* largest request the pools serve */
+/* The largest request the pools serve: set once at start-up, read by any
+ * thread's malloc (relaxed: a plain load). */
+INTERNAL extern _Atomic size_t pool_threshold;
+static inline size_t threshold(void)
+{
+    return atomic_load_explicit(&pool_threshold, memory_order_relaxed);
+}
 INTERNAL void   classes_init(void);
 INTERNAL bool   classes_set_threshold(size_t n);
 
@@ -137,7 +143,7 @@ static inline size_t class_of(size_t n)
     size_t c = (n - 1) >> ALIGN_SHIFT;
     if (likely(c < NSMALL))
         return c;
-    return n - 1 < pool_threshold ? medium_class(n) : NCLASSES;
+    return n - 1 < threshold() ? medium_class(n) : NCLASSES;
 }
 
 #define RELAXED_LOAD(obj) atomic_load_explicit((obj), memory_order_relaxed)

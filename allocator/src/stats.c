@@ -21,8 +21,8 @@ static void fill_geometry(pool_stats_t *st)
     st->pool_size = POOL_POOL_SIZE;
     st->pool_header_size = 2 * LINE;
     st->arena_header_size = POOL_POOL_SIZE;
-    st->small_threshold = (uint32_t)pool_threshold;
-    st->num_classes = (uint32_t)class_of(pool_threshold) + 1;   /* the classes in use */
+    st->small_threshold = (uint32_t)threshold();
+    st->num_classes = (uint32_t)class_of(threshold()) + 1;   /* the classes in use */
     st->pools_per_arena = USABLE_POOLS;
     for (unsigned c = 0; c < NCLASSES; c++) {
         st->classes[c].size = (uint32_t)class_size(c);
