@@ -7,7 +7,7 @@
 # its folder ("service/log.h"). tests/daemon/layers.sh checks it.
 DAEMON_LAYERS := http expose collectors config workload service
 # Objects go to build/obj/daemon/<folder>/.
-DAEMON_SRC  := daemon/main.c $(wildcard daemon/*/*.c)
+DAEMON_SRC  := daemon/main.c $(wildcard daemon/*/*.c daemon/*/*/*.c)
 DAEMON_OBJ  := $(DAEMON_SRC:daemon/%.c=$(BUILD)/obj/daemon/%.o)
 DAEMON_PKGS := libmicrohttpd libcjson libsystemd yaml-0.1 zlib libcrypt
 DAEMON_CFLAGS := $(shell pkg-config --cflags $(DAEMON_PKGS) 2>/dev/null) -Idaemon \

@@ -137,93 +137,242 @@ static int add_listen(options_t *o, const char *value, enum opt_source src, char
     return 0;
 }
 
-static const char *expectation(const flag_t *f, char *tmp, size_t len)
+/* ---- the kinds of flag ------------------------------------------------------
+ * One row per enum flag_kind: how a value is read into the option's slot
+ * (0, -1 out of memory or with err written, -2 a bad value), how the slot
+ * is written back as text (--help, logs, opt_differs), and what a bad value
+ * is told it should have looked like. */
+
+/* What setting one flag from text needs. */
+typedef struct {
+    options_t      *o;
+    const flag_t   *f;
+    const char     *v;
+    enum opt_source src;
+    char           *err;
+    size_t          errlen;
+} set_args_t;
+
+typedef int (*kind_set_fn)(const set_args_t *a);
+typedef void (*kind_show_fn)(const options_t *o, const flag_t *f, char *out, size_t len);
+typedef void (*kind_expect_fn)(const flag_t *f, char *out, size_t len);
+
+#define SLOT(a, type) ((type *)((char *)(a)->o + (a)->f->offset))
+#define CSLOT(o, f, type) ((const type *)((const char *)(o) + (f)->offset))
+
+static int set_list(const set_args_t *a) { return add_listen(a->o, a->v, a->src, a->err, a->errlen); }
+
+static int set_text(const set_args_t *a) { return set_string(SLOT(a, char *), a->v); }
+
+static int set_path(const set_args_t *a)
 {
-    switch (f->kind) {
-    case FK_BOOL: return "expected true or false";
-    case FK_UINT:
-    case FK_U64:
-        snprintf(tmp, len, "expected an integer from %" PRIu64 " to %" PRIu64, f->min, f->max);
-        return tmp;
-    case FK_BYTES: return "expected a size such as 1048576, 64MiB or 1GiB, at least 4096";
-    case FK_DURATION: return "expected a duration such as 10s or 1m30s, at least 1s";
-    case FK_PURGE_DELAY: return "expected a duration such as 100ms, 0, or never";
-    case FK_LOG_LEVEL: return "expected debug, info, warn or error";
-    case FK_LOG_FORMAT: return "expected logfmt, json or journal";
-    case FK_WORKLOAD:
-        snprintf(tmp, len, "expected one of: %s", workload_profile_list());
-        return tmp;
-    case FK_PATH: return "expected a path";
-    case FK_FACTOR:
-        snprintf(tmp, len, "expected a number from %" PRIu64 " to %" PRIu64 " (e.g. 0.5, 1, 10)",
-                 f->min, f->max);
-        return tmp;
-    default: return "unexpected value";
+    if (strlen(a->v) > 4096 || (a->f->offset == OFF(telemetry_path) && a->v[0] != '/'))
+        return -2;
+    return set_text(a);
+}
+
+static int set_workload(const set_args_t *a)
+{
+    return workload_profile_find(a->v) ? set_text(a) : -2;
+}
+
+static int set_bool(const set_args_t *a) { return parse_bool(a->v, SLOT(a, bool)) == 0 ? 0 : -2; }
+
+/* An integer within the flag's bounds, or -1. */
+static int ranged(const set_args_t *a, uint64_t *u)
+{
+    return parse_u64(a->v, u) || *u < a->f->min || *u > a->f->max ? -1 : 0;
+}
+
+static int set_uint(const set_args_t *a)
+{
+    uint64_t u;
+    return ranged(a, &u) ? -2 : (*SLOT(a, unsigned) = (unsigned)u, 0);
+}
+
+static int set_u64(const set_args_t *a)
+{
+    uint64_t u;
+    return ranged(a, &u) ? -2 : (*SLOT(a, uint64_t) = u, 0);
+}
+
+static int set_bytes(const set_args_t *a)
+{
+    uint64_t u;
+    if (parse_bytes(a->v, &u) || u < a->f->min || u > a->f->max)
+        return -2;
+    return *SLOT(a, uint64_t) = u, 0;
+}
+
+static int set_duration(const set_args_t *a)
+{
+    int64_t d;
+    if (parse_duration_ms(a->v, &d) || (uint64_t)d < a->f->min || (uint64_t)d > a->f->max)
+        return -2;
+    return *SLOT(a, int64_t) = d, 0;
+}
+
+static int set_purge_delay(const set_args_t *a)
+{
+    int64_t d;
+    if (strcmp(a->v, "never") == 0 || strcmp(a->v, "-1") == 0)
+        return *SLOT(a, int64_t) = -1, 0;
+    if (parse_duration_ms(a->v, &d) || (uint64_t)d > a->f->max)
+        return -2;
+    return *SLOT(a, int64_t) = d, 0;
+}
+
+static int set_factor(const set_args_t *a)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(a->v, &end);
+    if (!isdigit((unsigned char)*a->v) || errno || *end || !(x >= (double)a->f->min) ||
+        !(x <= (double)a->f->max))
+        return -2;
+    return *SLOT(a, double) = x, 0;
+}
+
+static int set_log_level(const set_args_t *a)
+{
+    return parse_enum(a->v, log_levels, 4, SLOT(a, int)) == 0 ? 0 : -2;
+}
+
+static int set_log_format(const set_args_t *a)
+{
+    return parse_enum(a->v, log_formats, 3, SLOT(a, int)) == 0 ? 0 : -2;
+}
+
+/* --help and --version take no value. */
+static int set_action(const set_args_t *a) { return (void)a, -2; }
+
+static void show_list(const options_t *o, const flag_t *f, char *out, size_t len)
+{
+    (void)f;
+    for (unsigned i = 0; i < o->n_listen; i++) {
+        size_t n = strlen(out);
+        snprintf(out + n, len - n, "%s%s", i ? "," : "", o->listen[i]);
     }
 }
 
-static int parse_value(options_t *o, const flag_t *f, const char *v, enum opt_source src,
-                       char *err, size_t errlen)
+static void show_text(const options_t *o, const flag_t *f, char *out, size_t len)
 {
-    void *slot = (char *)o + f->offset;
-    uint64_t u;
-    int64_t d;
-    switch (f->kind) {
-    case FK_LIST: return add_listen(o, v, src, err, errlen);
-    case FK_PATH:
-        if (strlen(v) > 4096 || (f->offset == OFF(telemetry_path) && v[0] != '/'))
-            return -2;
-        return set_string(slot, v);
-    case FK_STRING: return set_string(slot, v);
-    case FK_WORKLOAD: return workload_profile_find(v) ? set_string(slot, v) : -2;
-    case FK_BOOL: return parse_bool(v, slot) == 0 ? 0 : -2;
-    case FK_UINT:
-    case FK_U64:
-        if (parse_u64(v, &u) || u < f->min || u > f->max)
-            return -2;
-        if (f->kind == FK_UINT)
-            *(unsigned *)slot = (unsigned)u;
-        else
-            *(uint64_t *)slot = u;
-        return 0;
-    case FK_BYTES:
-        if (parse_bytes(v, &u) || u < f->min || u > f->max)
-            return -2;
-        return *(uint64_t *)slot = u, 0;
-    case FK_DURATION:
-        if (parse_duration_ms(v, &d) || (uint64_t)d < f->min || (uint64_t)d > f->max)
-            return -2;
-        return *(int64_t *)slot = d, 0;
-    case FK_PURGE_DELAY:
-        if (strcmp(v, "never") == 0 || strcmp(v, "-1") == 0)
-            return *(int64_t *)slot = -1, 0;
-        if (parse_duration_ms(v, &d) || (uint64_t)d > f->max)
-            return -2;
-        return *(int64_t *)slot = d, 0;
-    case FK_FACTOR: {
-        char *end;
-        errno = 0;
-        double x = strtod(v, &end);
-        if (!isdigit((unsigned char)*v) || errno || *end || !(x >= (double)f->min) ||
-            !(x <= (double)f->max))
-            return -2;
-        return *(double *)slot = x, 0;
-    }
-    case FK_LOG_LEVEL:
-        return parse_enum(v, log_levels, 4, slot) == 0 ? 0 : -2;
-    case FK_LOG_FORMAT:
-        return parse_enum(v, log_formats, 3, slot) == 0 ? 0 : -2;
-    case FK_ACTION:
-        break;
-    }
-    return -2;
+    const char *v = *CSLOT(o, f, char *);
+    snprintf(out, len, "%s", v ? v : "");
+}
+
+static void show_bool(const options_t *o, const flag_t *f, char *out, size_t len)
+{
+    snprintf(out, len, "%s", *CSLOT(o, f, bool) ? "true" : "false");
+}
+
+static void show_uint(const options_t *o, const flag_t *f, char *out, size_t len)
+{
+    snprintf(out, len, "%u", *CSLOT(o, f, unsigned));
+}
+
+static void show_u64(const options_t *o, const flag_t *f, char *out, size_t len)
+{
+    snprintf(out, len, "%" PRIu64, *CSLOT(o, f, uint64_t));
+}
+
+static void duration_text(int64_t ms, char *out, size_t len)
+{
+    if (ms % 1000 == 0)
+        snprintf(out, len, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(out, len, "%lldms", (long long)ms);
+}
+
+static void show_duration(const options_t *o, const flag_t *f, char *out, size_t len)
+{
+    duration_text(*CSLOT(o, f, int64_t), out, len);
+}
+
+static void show_purge_delay(const options_t *o, const flag_t *f, char *out, size_t len)
+{
+    if (*CSLOT(o, f, int64_t) < 0)
+        snprintf(out, len, "never");
+    else
+        show_duration(o, f, out, len);
+}
+
+static void show_factor(const options_t *o, const flag_t *f, char *out, size_t len)
+{
+    snprintf(out, len, "%g", *CSLOT(o, f, double));
+}
+
+static void show_log_level(const options_t *o, const flag_t *f, char *out, size_t len)
+{
+    snprintf(out, len, "%s", log_levels[*CSLOT(o, f, int)]);
+}
+
+static void show_log_format(const options_t *o, const flag_t *f, char *out, size_t len)
+{
+    snprintf(out, len, "%s", log_formats[*CSLOT(o, f, int)]);
+}
+
+static void show_nothing(const options_t *o, const flag_t *f, char *out, size_t len)
+{
+    (void)o, (void)f, (void)out, (void)len;
+}
+
+static void expect_integer(const flag_t *f, char *out, size_t len)
+{
+    snprintf(out, len, "expected an integer from %" PRIu64 " to %" PRIu64, f->min, f->max);
+}
+
+static void expect_workload(const flag_t *f, char *out, size_t len)
+{
+    (void)f;
+    snprintf(out, len, "expected one of: %s", workload_profile_list());
+}
+
+static void expect_factor(const flag_t *f, char *out, size_t len)
+{
+    snprintf(out, len, "expected a number from %" PRIu64 " to %" PRIu64 " (e.g. 0.5, 1, 10)",
+             f->min, f->max);
+}
+
+static const struct {
+    kind_set_fn    set;
+    kind_show_fn   show;
+    const char    *expect;      /* what a good value looks like ... */
+    kind_expect_fn expect_fn;   /* ... when it depends on the flag */
+} kinds[] = {
+    [FK_STRING]      = { set_text, show_text, "unexpected value", NULL },
+    [FK_LIST]        = { set_list, show_list, "unexpected value", NULL },
+    [FK_BOOL]        = { set_bool, show_bool, "expected true or false", NULL },
+    [FK_UINT]        = { set_uint, show_uint, NULL, expect_integer },
+    [FK_U64]         = { set_u64, show_u64, NULL, expect_integer },
+    [FK_BYTES]       = { set_bytes, show_u64,
+                         "expected a size such as 1048576, 64MiB or 1GiB, at least 4096", NULL },
+    [FK_DURATION]    = { set_duration, show_duration,
+                         "expected a duration such as 10s or 1m30s, at least 1s", NULL },
+    [FK_PURGE_DELAY] = { set_purge_delay, show_purge_delay,
+                         "expected a duration such as 100ms, 0, or never", NULL },
+    [FK_LOG_LEVEL]   = { set_log_level, show_log_level, "expected debug, info, warn or error", NULL },
+    [FK_LOG_FORMAT]  = { set_log_format, show_log_format, "expected logfmt, json or journal", NULL },
+    [FK_WORKLOAD]    = { set_workload, show_text, NULL, expect_workload },
+    [FK_PATH]        = { set_path, show_text, "expected a path", NULL },
+    [FK_ACTION]      = { set_action, show_nothing, "unexpected value", NULL },
+    [FK_FACTOR]      = { set_factor, show_factor, NULL, expect_factor },
+};
+_Static_assert(sizeof kinds / sizeof kinds[0] == FK_FACTOR + 1, "a row for every flag kind");
+
+static const char *expectation(const flag_t *f, char *tmp, size_t len)
+{
+    if (kinds[f->kind].expect)
+        return kinds[f->kind].expect;
+    kinds[f->kind].expect_fn(f, tmp, len);
+    return tmp;
 }
 
 int opt_set(options_t *o, const flag_t *f, const char *value, enum opt_source src,
             char *err, size_t errlen)
 {
     err[0] = '\0';
-    int r = parse_value(o, f, value, src, err, errlen);
+    int r = kinds[f->kind].set(&(set_args_t){ o, f, value, src, err, errlen });
     if (r == 0) {
         if (src != SRC_DEFAULT)
             o->explicit_set |= 1ULL << flag_index(f);
@@ -271,45 +420,10 @@ void options_free(options_t *o)
     memset(o, 0, sizeof *o);
 }
 
-static const char *duration_text(int64_t ms, char *out, size_t len)
-{
-    if (ms % 1000 == 0)
-        snprintf(out, len, "%llds", (long long)(ms / 1000));
-    else
-        snprintf(out, len, "%lldms", (long long)ms);
-    return out;
-}
-
 void opt_format(const options_t *o, const flag_t *f, char *out, size_t len)
 {
-    const void *slot = (const char *)o + f->offset;
     out[0] = '\0';
-    switch (f->kind) {
-    case FK_LIST:
-        for (unsigned i = 0; i < o->n_listen; i++) {
-            size_t n = strlen(out);
-            snprintf(out + n, len - n, "%s%s", i ? "," : "", o->listen[i]);
-        }
-        break;
-    case FK_PATH:
-    case FK_STRING:
-    case FK_WORKLOAD: snprintf(out, len, "%s", *(char *const *)slot ? *(char *const *)slot : ""); break;
-    case FK_BOOL: snprintf(out, len, "%s", *(const bool *)slot ? "true" : "false"); break;
-    case FK_UINT: snprintf(out, len, "%u", *(const unsigned *)slot); break;
-    case FK_U64:
-    case FK_BYTES: snprintf(out, len, "%" PRIu64, *(const uint64_t *)slot); break;
-    case FK_DURATION: duration_text(*(const int64_t *)slot, out, len); break;
-    case FK_PURGE_DELAY:
-        if (*(const int64_t *)slot < 0)
-            snprintf(out, len, "never");
-        else
-            duration_text(*(const int64_t *)slot, out, len);
-        break;
-    case FK_FACTOR: snprintf(out, len, "%g", *(const double *)slot); break;
-    case FK_LOG_LEVEL: snprintf(out, len, "%s", log_levels[*(const int *)slot]); break;
-    case FK_LOG_FORMAT: snprintf(out, len, "%s", log_formats[*(const int *)slot]); break;
-    case FK_ACTION: break;
-    }
+    kinds[f->kind].show(o, f, out, len);
 }
 
 bool opt_differs(const options_t *a, const options_t *b, const flag_t *f)

@@ -52,6 +52,7 @@ typedef struct options {
 
 enum opt_source { SRC_DEFAULT = 0, SRC_FILE = 1, SRC_CLI = 2 };
 
+/* What a flag's value is; options.c has one row per kind (read, write back, expect). */
 enum flag_kind {
     FK_STRING, FK_LIST, FK_BOOL, FK_UINT, FK_U64, FK_BYTES, FK_DURATION, FK_PURGE_DELAY,
     FK_LOG_LEVEL, FK_LOG_FORMAT, FK_WORKLOAD, FK_PATH, FK_ACTION, FK_FACTOR

@@ -1,6 +1,7 @@
 /* The metric families of /metrics. Names are a contract with dashboards and
  * tests: add families, never rename one. */
 #include "expose/metrics.h"
+#include "expose/fields.h"
 #include "collectors/http_stats.h"
 #include "collectors/processes.h"
 #include "collectors/self_process.h"
@@ -18,10 +19,9 @@ typedef struct {
     pool_stats_t     pool;
     workload_stats_t wl;
     replay_stats_t   replay;
-    processes_view_t     procs;
-    self_process_t     proc;
+    processes_view_t procs;
+    self_process_t   proc;
     uint64_t         started_ns;
-    char             size[POOL_NUM_CLASSES][8];   /* "16" ... "262144" */
 } scrape_t;
 
 double metrics_fragmentation_ratio(const pool_stats_t *st)
@@ -75,63 +75,38 @@ static void sample(expo_t *e, const label_t *base, size_t nb, const label_t *mor
     expo_u64(e, NULL, l, nb + nm, v);
 }
 
-/* One sample per entry of a (label value, figure) table, under label `key`. */
-typedef struct { const char *value; uint64_t v; } labelled_t;
-
-static void labelled_samples(expo_t *e, const label_t *base, size_t nb, const char *key,
-                             const labelled_t *t, size_t n)
+/* One sample per field of a shared group (fields.h), under the group's label. */
+static void group_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb,
+                          const fields_group_t *g)
 {
-    for (size_t i = 0; i < n; i++)
-        sample(e, base, nb, &(label_t){ key, t[i].value }, 1, t[i].v);
+    for (size_t i = 0; i < g->n; i++)
+        sample(e, base, nb, &(label_t){ g->label, g->fields[i].name }, 1,
+               fields_value(st, &g->fields[i]));
 }
-
-#define LABELLED(e, base, nb, key, table) \
-    labelled_samples(e, base, nb, key, table, sizeof(table) / sizeof((table)[0]))
 
 static void bytes_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
 {
-    const pool_bytes_t *b = &st->bytes;
-    const labelled_t kinds[] = {
-        { "allocated", b->allocated },       { "free_blocks", b->free_blocks },
-        { "empty_pools", b->empty_pools },   { "untouched", b->untouched },
-        { "pool_headers", b->pool_headers }, { "quantization", b->quantization },
-        { "alignment", b->alignment },       { "returned", b->returned },
-    };
-    LABELLED(e, base, nb, "kind", kinds);
+    group_samples(e, st, base, nb, &fields_bytes);
 }
 
 static void pools_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
 {
-    const labelled_t pools[] = {
-        { "used", st->pools_used }, { "empty", st->pools_empty },
-        { "untouched", st->pools_untouched }, { "returned", st->pools_returned },
-        { "span", st->pools_span },
-    };
-    LABELLED(e, base, nb, "state", pools);
+    group_samples(e, st, base, nb, &fields_pools);
+}
+
+static void ops_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
+{
+    group_samples(e, st, base, nb, &fields_ops);
 }
 
 static void blocks_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
 {
     for (unsigned c = 0; c < st->num_classes; c++) {
-        char size[8];
-        snprintf(size, sizeof size, "%u", st->classes[c].size);
-        label_t l[2] = { { "size", size }, { "state", "allocated" } };
+        label_t l[2] = { { "size", fields_class_label(c) }, { "state", "allocated" } };
         sample(e, base, nb, l, 2, st->classes[c].blocks_allocated);
         l[1].value = "free";
         sample(e, base, nb, l, 2, st->classes[c].blocks_free);
     }
-}
-
-static void ops_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
-{
-    const pool_ops_t *o = &st->ops;
-    const labelled_t ops[] = {
-        { "malloc", o->malloc },   { "free", o->free },
-        { "calloc", o->calloc },   { "realloc", o->realloc },
-        { "realloc_inplace", o->realloc_inplace }, { "aligned", o->aligned },
-        { "remote_free", o->remote_free }, { "failed", o->failed },
-    };
-    LABELLED(e, base, nb, "op", ops);
 }
 
 static const char help_bytes[] = "Where the mapped arena bytes are; the kinds sum to "
@@ -172,7 +147,7 @@ static void size_classes(expo_t *e, const scrape_t *s)
         for (unsigned c = 0; c < st->num_classes; c++) {
             uint64_t v;
             memcpy(&v, (const char *)&st->classes[c] + fams[f].off, sizeof v);
-            expo_u64(e, NULL, &(label_t){ "size", s->size[c] }, 1, v);
+            expo_u64(e, NULL, &(label_t){ "size", fields_class_label(c) }, 1, v);
         }
     }
     expo_family(e, "poold_size_class_blocks", MT_GAUGE, help_blocks);
@@ -427,8 +402,6 @@ void metrics_render(buf_t *out, expo_format_t format)
     replay_stats_read(&s->replay);
     processes_collect(&s->procs);
     self_process_read(&s->proc);
-    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++)
-        snprintf(s->size[c], sizeof s->size[c], "%u", s->pool.classes[c].size);
 
     expo_t e;
     expo_init(&e, out, format);

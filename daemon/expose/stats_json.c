@@ -4,6 +4,7 @@
 #include "collectors/http_stats.h"
 #include "collectors/processes.h"
 #include "collectors/self_process.h"
+#include "expose/fields.h"
 #include "expose/metrics.h"
 #include "service/status.h"
 #include "workload/replay.h"
@@ -59,6 +60,14 @@ static cJSON *large(const pool_stats_t *st)
     return o;
 }
 
+/* A shared field group (fields.h) as an object under its JSON name. */
+static void add_group(cJSON *o, const pool_stats_t *st, const fields_group_t *g)
+{
+    cJSON *j = cJSON_AddObjectToObject(o, g->json);
+    for (size_t i = 0; j && i < g->n; i++)
+        cJSON_AddNumberToObject(j, g->fields[i].name, (double)fields_value(st, &g->fields[i]));
+}
+
 /* Every figure of one snapshot: poold's own, or a process's. */
 static cJSON *allocator_figures(const pool_stats_t *st)
 {
@@ -73,24 +82,12 @@ static cJSON *allocator_figures(const pool_stats_t *st)
         OBJECT({ "current", st->arenas_current }, { "allocated_total", st->arenas_allocated_total },
                { "released_total", st->arenas_released_total }, { "highwater", st->arenas_highwater },
                { "arena_size", st->arena_size }, { "mapped_bytes", st->mapped_bytes }));
-    const pool_bytes_t *b = &st->bytes;
-    cJSON_AddItemToObject(o, "bytes",
-        OBJECT({ "allocated", b->allocated }, { "free_blocks", b->free_blocks },
-               { "empty_pools", b->empty_pools }, { "untouched", b->untouched },
-               { "pool_headers", b->pool_headers }, { "quantization", b->quantization },
-               { "alignment", b->alignment }, { "returned", b->returned }));
+    add_group(o, st, &fields_bytes);
     cJSON_AddNumberToObject(o, "fragmentation_ratio", metrics_fragmentation_ratio(st));
-    cJSON_AddItemToObject(o, "pools",
-        OBJECT({ "used", st->pools_used }, { "empty", st->pools_empty },
-               { "untouched", st->pools_untouched }, { "returned", st->pools_returned },
-               { "span", st->pools_span }));
+    add_group(o, st, &fields_pools);
     cJSON_AddItemToObject(o, "size_classes", size_classes(st));
     cJSON_AddItemToObject(o, "large", large(st));
-    const pool_ops_t *p = &st->ops;
-    cJSON_AddItemToObject(o, "operations",
-        OBJECT({ "malloc", p->malloc }, { "free", p->free }, { "calloc", p->calloc },
-               { "realloc", p->realloc }, { "realloc_inplace", p->realloc_inplace },
-               { "aligned", p->aligned }, { "remote_free", p->remote_free }, { "failed", p->failed }));
+    add_group(o, st, &fields_ops);
     cJSON_AddItemToObject(o, "purge",
         OBJECT({ "purges", st->purges }, { "purged_pools", st->purged_pools },
                { "purged_bytes", st->purged_bytes }, { "delay_ms", (double)st->purge_delay_ms }));
@@ -253,9 +250,9 @@ static cJSON *arena_json(const pool_arena_info_t *a)
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "state", state_name(p->state));
         if (p->state == POOL_STATE_SPAN)    /* a further pool of the run before it */
-            cJSON_AddNumberToObject(j, "size", pool_class_size(p->size_class));
+            cJSON_AddNumberToObject(j, "size", fields_class_size(p->size_class));
         if (p->state == POOL_STATE_USED) {
-            cJSON_AddNumberToObject(j, "size", pool_class_size(p->size_class));
+            cJSON_AddNumberToObject(j, "size", fields_class_size(p->size_class));
             cJSON_AddNumberToObject(j, "used", p->used);
             cJSON_AddNumberToObject(j, "blocks", p->blocks);
         }

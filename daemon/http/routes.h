@@ -1,6 +1,6 @@
 /* The request handling that does not depend on libmicrohttpd: a request
  * (method, path, the headers that matter, query lookup) goes in, a reply
- * (status, type, body, extra headers) comes out. http.c feeds it from MHD;
+ * (status, type, body, extra headers) comes out. server.c feeds it from MHD;
  * the fuzz target feeds it directly. */
 #ifndef POOLD_ROUTES_H
 #define POOLD_ROUTES_H

@@ -36,7 +36,7 @@ typedef struct wl_profile {
 } wl_profile;
 
 extern const wl_profile *const wl_profiles[];      /* NULL-terminated */
-extern const wl_profile wl_replay_profile;         /* workload_replay.c */
+extern const wl_profile wl_replay_profile;         /* replay.c */
 
 /* ---- helpers for profiles -------------------------------------------------- */
 

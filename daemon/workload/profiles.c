@@ -211,7 +211,7 @@ static void burst_step(wl_thread *t, void *state)
 /* ---- the table ------------------------------------------------------------------------ */
 
 /* One line per profile: name, summary, state size, init, step, fini (and
- * check); the replay profile lives in workload_replay.c. */
+ * check); the replay profile lives in replay.c. */
 const wl_profile *const wl_profiles[] = {
     &(const wl_profile){ "python", "CPython-like churn: small objects, most die young, some live long",
                          sizeof(py_state), NULL, py_step, py_fini, NULL },

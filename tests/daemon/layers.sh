@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # daemon-layers: the include rule of daemon/ (written in daemon/daemon.mk):
-# daemon/ holds main.c and one folder a layer; a file includes only headers
-# of its own layer or of layers below it, each by its folder-qualified path,
-# and every such header exists.
+# daemon/ holds main.c and one folder a layer; a file (sub-folders included)
+# includes only headers of its own layer or of layers below it, each by its
+# folder-qualified path, and every such header exists.
 cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
 
@@ -19,7 +19,7 @@ ok $([[ -z $stray ]]; echo $?) "daemon/ holds main.c, daemon.mk and the layer fo
 
 for layer in "${layers[@]}"; do
   bad=()
-  for f in daemon/$layer/*.[ch]; do
+  for f in $(find daemon/$layer -name "*.[ch]" | sort); do
     while IFS= read -r inc; do
       dir=${inc%%/*}
       if [[ $inc != */* ]]; then

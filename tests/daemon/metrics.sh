@@ -1,9 +1,39 @@
 #!/usr/bin/env bash
-# daemon-metrics: the exposition itself. promtool in both formats, the metric
-# contract, and the invariants of every single scrape under load.
+# daemon-metrics: the exposition itself. promtool in both formats, the
+# invariants of every single scrape under load, and the metric contract:
+# tests/daemon/golden/metrics.txt against a scrape of the reference
+# configuration in both formats, and the table in docs/metrics.md.
+#   tests/daemon/metrics.sh -u   rewrites both from a scrape (review the diff)
 cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
 source tests/daemon/lib.sh
+GOLDEN=tests/daemon/golden/metrics.txt
+CONTRACT="python3 tests/lib/metric_contract.py"
+
+# The reference configuration exports every family: a trace replayed, the
+# process collector with one process (a real segment made to look like this
+# shell's), and a finite address-space limit (process_virtual_memory_max_bytes).
+start_reference() {
+  mkdir -p "$TEST_TMP/shm"
+  python3 tests/observe/mksegment.py tests/fuzz/corpus/segment/python3 "$TEST_TMP/shm/poolmalloc.$$" \
+    pid=$$ start=now updated=now+600 || return 1
+  ulimit -S -v 17179869184   # KiB: 16 TiB
+  start_poold --workload=replay --workload.trace=tests/fuzz/corpus/trace/threads --workload.threads=2 \
+    --workload.rate=0 --workload.speed=0 --collector.processes --collector.processes.dir="$TEST_TMP/shm"
+  local status=$?
+  ulimit -S -v unlimited
+  return $status
+}
+
+if [[ ${1:-} == -u ]]; then
+  start_reference || { echo "poold did not start in the reference configuration" >&2; exit 1; }
+  scrape >"$TEST_TMP/reference" && $CONTRACT update "$GOLDEN" "$TEST_TMP/reference" &&
+    $CONTRACT docs "$GOLDEN" docs/metrics.md --update || exit 1
+  stop_poold
+  echo "rewrote $GOLDEN and the table in docs/metrics.md:"
+  git diff --stat -- "$GOLDEN" docs/metrics.md
+  exit 0
+fi
 
 start_poold --workload=fragmenter --workload.rate=0 --workload.max-bytes=48MiB
 ok $? "poold starts with an unthrottled fragmenter" || { done_testing; exit 1; }
@@ -16,36 +46,7 @@ ok $(diff <(grep -v '^#' "$TEST_TMP/text" | awk '{print $1}' | grep -v scrape_du
           <(grep -v '^#' "$TEST_TMP/om" | awk '{print $1}' | grep -v scrape_duration) >/dev/null; echo $?) \
   "both formats carry the same series, le strings included"
 
-# ---- the contract: names every dashboard relies on -----------------------------------
-for name in poold_arenas poold_arenas_allocated_total poold_arenas_released_total poold_arenas_highwater \
-    poold_arena_size_bytes poold_pool_size_bytes poold_pools_per_arena poold_fragmentation_ratio poold_large_allocations \
-    poold_large_bytes poold_large_mallocs_total poold_allocation_size_bytes_sum \
-    poold_allocation_size_bytes_count poold_purges_total poold_purged_bytes_total \
-    poold_purge_delay_seconds poold_thread_heaps poold_thread_heaps_abandoned poold_workload_threads \
-    poold_workload_live_bytes poold_workload_live_blocks poold_workload_max_bytes \
-    poold_workload_alloc_failures_total poold_workload_corruptions_total poold_http_requests_in_flight \
-    poold_scrape_duration_seconds process_cpu_seconds_total process_resident_memory_bytes \
-    process_virtual_memory_bytes process_start_time_seconds process_open_fds process_max_fds process_threads; do
-  grep -q "^$name " "$TEST_TMP/text"; ok $? "$name is exported"
-done
-for kind in allocated free_blocks empty_pools untouched pool_headers quantization alignment returned; do
-  grep -q "^poold_arena_bytes{kind=\"$kind\"} " "$TEST_TMP/text"; ok $? "poold_arena_bytes{kind=\"$kind\"}"
-done
-for st in used empty untouched returned; do
-  grep -q "^poold_pools{state=\"$st\"} " "$TEST_TMP/text"; ok $? "poold_pools{state=\"$st\"}"
-done
-for op in malloc free calloc realloc realloc_inplace aligned remote_free failed; do
-  grep -q "^poold_operations_total{op=\"$op\"} " "$TEST_TMP/text"; ok $? "poold_operations_total{op=\"$op\"}"
-done
-for fam in poold_size_class_pools poold_size_class_full_pools poold_size_class_allocations_total \
-           poold_size_class_frees_total; do
-  n=$(grep -c "^$fam{size=\"[0-9]*\"} " "$TEST_TMP/text")
-  ok $([[ $n -eq 68 ]]; echo $?) "$fam has all 68 size classes, small and medium ($n)"
-done
-n=$(grep -cE '^poold_size_class_blocks\{size="[0-9]+",state="(allocated|free)"\} ' "$TEST_TMP/text")
-ok $([[ $n -eq 136 ]]; echo $?) "poold_size_class_blocks has 68 classes x 2 states ($n)"
-grep -q '^poold_size_class_pools{size="262144"} ' "$TEST_TMP/text"
-ok $? "the medium tier's top class is labelled size=\"262144\""
+# ---- a few series of this scrape (the full contract is checked at the end) -------------
 grep -q '^poold_workload_info{workload="fragmenter"} 1$' "$TEST_TMP/text"; ok $? "poold_workload_info names the workload"
 grep -qE '^poold_build_info\{version="[^"]+"\} 1$' "$TEST_TMP/text"; ok $? "poold_build_info{version} 1"
 grep -q '^poold_workload_operations_total{op="alloc"} ' "$TEST_TMP/text"; ok $? "poold_workload_operations_total{op=alloc}"
@@ -116,4 +117,36 @@ ok $(awk -v s="$start" -v now="$(date +%s)" 'BEGIN { exit !(s > now - 600 && s <
   "process_start_time_seconds is a recent time ($start)"
 fds=$(scrape | metric process_open_fds)
 ok $([[ $fds -ge 3 && $fds -lt 100 ]]; echo $?) "process_open_fds is plausible ($fds)"
+
+# ---- the contract -------------------------------------------------------------------------
+stop_poold
+start_reference
+ok $? "poold starts in the reference configuration (replay, one exported process)" || { done_testing; exit 1; }
+wait_for "[[ \$(scrape | metric poold_processes) == 1 ]]" 10
+scrape >"$TEST_TMP/ref.text"
+scrape -H "$OMACCEPT" >"$TEST_TMP/ref.om"
+$CONTRACT families "$GOLDEN" "$TEST_TMP/ref.text" >"$TEST_TMP/fam.text"
+$CONTRACT families "$GOLDEN" "$TEST_TMP/ref.om" --openmetrics >"$TEST_TMP/fam.om"
+while read -r state name; do
+  om=$(awk -v n="$name" '$2 == n { print $1 }' "$TEST_TMP/fam.om")
+  case $state in
+    extra) ok 1 "$name is exported but not in the contract ($GOLDEN)" ;;
+    *) ok $([[ $state == ok && $om == ok ]]; echo $?) "$name as in the contract (text: $state, OpenMetrics: ${om:-missing})" ;;
+  esac
+done <"$TEST_TMP/fam.text"
+for f in text om; do
+  out=$($CONTRACT check "$GOLDEN" "$TEST_TMP/ref.$f" $([[ $f == om ]] && echo --openmetrics)); status=$?
+  ok $status "the $f scrape matches $GOLDEN line for line"
+  if [[ $status -ne 0 ]]; then
+    printf '%s\n' "$out" | head -40 | sed 's/^/#   /'
+    diag "after a deliberate change: tests/daemon/metrics.sh -u, then review and commit the diff"
+  fi
+done
+out=$($CONTRACT docs "$GOLDEN" docs/metrics.md); status=$?
+ok $status "docs/metrics.md's table is generated from $GOLDEN"
+[[ $status -ne 0 ]] && printf '%s\n' "$out" | head -20 | sed 's/^/#   /'
+unknown=$(comm -23 <(grep -oE '`(poold|process)_[a-z_]+[`{]' docs/metrics.md | tr -d '`{' | sort -u) \
+                   <($CONTRACT names "$GOLDEN" | sort -u))
+ok $([[ -z $unknown ]]; echo $?) "every metric docs/metrics.md names is in the contract"
+[[ -n $unknown ]] && diag "not in the contract: $unknown"
 done_testing

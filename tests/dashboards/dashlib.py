@@ -1,72 +1,27 @@
-"""Shared by the dashboard suites: poold's metric contract, a small PromQL
-reader (enough to find every selector, its matchers, function calls and range
-durations), walking Grafana dashboards, and TAP output. Standard library only.
+"""Shared by the dashboard suites: poold's metric contract (loaded from
+tests/daemon/golden/metrics.txt), a small PromQL reader (enough to find every
+selector, its matchers, function calls and range durations), walking Grafana
+dashboards, and TAP output. Standard library only.
 """
 import glob
 import json
 import os
 import re
+import sys
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DASHBOARD_DIR = os.path.join(ROOT, "dashboards", "grafana")
 
 # ---- the metric contract ---------------------------------------------------
-# metric -> {label: allowed values, or None for any value}. job and instance
+# metric -> {label: allowed values, or None for any value}, from the golden
+# file the daemon-metrics suite checks against poold. job and instance
 # (target labels) are allowed everywhere.
 
-SIZES = {str(16 * i) for i in range(1, 33)}
-KINDS = {"allocated", "free_blocks", "empty_pools", "untouched", "pool_headers",
-         "quantization", "alignment", "returned"}
-OPS = {"malloc", "free", "calloc", "realloc", "realloc_inplace", "aligned",
-       "remote_free", "failed"}
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import metric_contract  # noqa: E402
 
-REPLAY_ANOMALIES = {"free_unknown", "realloc_unknown", "address_live", "too_large", "too_many_live"}
-SKIP_REASONS = {"open", "not_regular", "size", "unstable", "magic", "version", "pid", "not_ready",
-                "inconsistent", "stale", "exited", "owner", "bad_name", "over_max", "scan_limit"}
-PROCESS = {"pid": None, "comm": None}   # the labels of every per-process metric
+CONTRACT = metric_contract.load_contract(os.path.join(ROOT, "tests", "daemon", "golden", "metrics.txt"))
 
-CONTRACT = {
-    "poold_arenas": {}, "poold_arenas_allocated_total": {}, "poold_arenas_released_total": {},
-    "poold_arenas_highwater": {}, "poold_arena_size_bytes": {}, "poold_pool_size_bytes": {},
-    "poold_arena_bytes": {"kind": KINDS},
-    "poold_pools": {"state": {"used", "empty", "untouched", "returned"}},
-    "poold_size_class_pools": {"size": SIZES},
-    "poold_size_class_full_pools": {"size": SIZES},
-    "poold_size_class_blocks": {"size": SIZES, "state": {"allocated", "free"}},
-    "poold_size_class_allocations_total": {"size": SIZES},
-    "poold_size_class_frees_total": {"size": SIZES},
-    "poold_fragmentation_ratio": {},
-    "poold_large_allocations": {}, "poold_large_bytes": {}, "poold_large_mallocs_total": {},
-    "poold_operations_total": {"op": OPS},
-    "poold_allocation_size_bytes_bucket": {"le": None},
-    "poold_allocation_size_bytes_sum": {}, "poold_allocation_size_bytes_count": {},
-    "poold_purges_total": {}, "poold_purged_bytes_total": {}, "poold_purge_delay_seconds": {},
-    "poold_thread_heaps": {}, "poold_thread_heaps_abandoned": {},
-    "poold_workload_info": {"workload": {"python", "steady", "fragmenter", "burst", "replay", "idle"}},
-    "poold_workload_threads": {}, "poold_workload_live_bytes": {},
-    "poold_workload_live_blocks": {}, "poold_workload_max_bytes": {},
-    "poold_workload_operations_total": {"op": {"alloc", "free", "realloc"}},
-    "poold_workload_replay_info": {"trace": None, "comm": None, "pid": None},
-    "poold_workload_replay_trace_records": {}, "poold_workload_replay_trace_duration_seconds": {},
-    "poold_workload_replay_speed": {}, "poold_workload_replay_loops_total": {},
-    "poold_workload_replay_records_total": {},
-    "poold_workload_replay_anomalies_total": {"kind": REPLAY_ANOMALIES},
-    "poold_processes": {}, "poold_processes_dropped": {},
-    "poold_process_segments_skipped_total": {"reason": SKIP_REASONS},
-    "poold_process_info": PROCESS, "poold_process_last_update_timestamp_seconds": PROCESS,
-    "poold_process_arenas": PROCESS, "poold_process_fragmentation_ratio": PROCESS,
-    "poold_process_large_allocations": PROCESS, "poold_process_large_bytes": PROCESS,
-    "poold_process_thread_heaps": PROCESS, "poold_process_purged_bytes_total": PROCESS,
-    "poold_process_arena_bytes": dict(PROCESS, kind=KINDS),
-    "poold_process_pools": dict(PROCESS, state={"used", "empty", "untouched", "returned"}),
-    "poold_process_size_class_blocks": dict(PROCESS, size=SIZES, state={"allocated", "free"}),
-    "poold_process_operations_total": dict(PROCESS, op=OPS),
-    "poold_workload_alloc_failures_total": {}, "poold_workload_corruptions_total": {},
-    "poold_http_requests_total": {"code": None}, "poold_http_requests_in_flight": {},
-    "poold_scrape_duration_seconds": {}, "poold_build_info": {"version": None},
-    "process_resident_memory_bytes": {}, "process_cpu_seconds_total": {},
-    "process_start_time_seconds": {}, "process_open_fds": {}, "process_virtual_memory_bytes": {},
-}
 # Series Prometheus itself writes for every scrape target.
 SCRAPE_SERIES = {"up": {}, "scrape_duration_seconds": {}, "scrape_samples_scraped": {},
                  "scrape_samples_post_metric_relabeling": {}, "scrape_series_added": {}}
@@ -252,6 +207,12 @@ def contract_problems(p, known=KNOWN):
                 values = value.split("|")
             else:
                 values = []
+            if values and not set(values) <= allowed and op in ("=~", "!~") and re.search(r"[^\w|]", value):
+                # not a list of values after all: a pattern, which must match one
+                try:
+                    values = [] if any(re.fullmatch(value, v) for v in allowed) else [value]
+                except re.error:
+                    pass
             for v in values:
                 if v not in allowed:
                     out.append(("target-label", '%s{%s="%s"}: no such value' % (metric, label, v)))

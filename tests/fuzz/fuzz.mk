@@ -28,6 +28,8 @@ $(FUZZ_DAEMON_BINS): FUZZ_LIBS := $(DAEMON_LIBS)
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/fuzz_%.o
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(FUZZ_LIBS) -pthread
 
+# (kept: make would delete them as intermediate files otherwise)
+.SECONDARY: $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/obj/%.o)
 $(FUZZ_BUILD)/obj/fuzz_%.o: tests/fuzz/fuzz_%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iallocator/src $(FUZZ_SAN) -MMD -MP -c $< -o $@

@@ -1,5 +1,6 @@
 # TAP helpers for shell test suites: source it, then
-#   ok CONDITION-EXIT-STATUS "description"   (e.g. ok $? "..." or check "desc" cmd...)
+#   ok CONDITION-EXIT-STATUS "description"   (e.g. ok $? "..." or check "desc" cmd...);
+#                                            returns that status, for `ok $? "..." || diagnose`
 #   check "description" command args...     passes when the command succeeds
 #   skip "description" "reason"
 #   diag "text"
@@ -9,8 +10,9 @@ TAP_FAILED=0
 ok() {
   local status=$1; shift
   TAP_N=$((TAP_N + 1))
-  if [[ $status -eq 0 ]]; then echo "ok $TAP_N - $*"
-  else echo "not ok $TAP_N - $*"; TAP_FAILED=$((TAP_FAILED + 1)); fi
+  if [[ $status -eq 0 ]]; then echo "ok $TAP_N - $*"; return 0; fi
+  echo "not ok $TAP_N - $*"; TAP_FAILED=$((TAP_FAILED + 1))
+  return 1   # so that `ok $? "..." || { diagnose; }` runs its diagnosis
 }
 check() {
   local desc=$1; shift
