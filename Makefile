@@ -59,6 +59,7 @@ include allocator/allocator.mk
 -include tests/tests.mk
 -include bench/bench.mk
 -include systemd/systemd.mk
+-include $(wildcard python/*/*.mk)
 
 # ---- targets that need every component's variables -----------------------
 .PHONY: tests

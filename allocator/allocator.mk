@@ -5,13 +5,17 @@ ALLOC_SRC  := $(wildcard allocator/src/*.c)
 ALLOC_OBJ  := $(ALLOC_SRC:allocator/src/%.c=$(BUILD)/obj/alloc/%.o)
 SHIM_SRC   := $(wildcard allocator/shim/*.c)
 SHIM_OBJ   := $(ALLOC_SRC:allocator/src/%.c=$(BUILD)/obj/shim/%.o) \
-              $(SHIM_SRC:allocator/shim/%.c=$(BUILD)/obj/shim/shim_%.o)
+              $(SHIM_SRC:allocator/shim/%.c=$(BUILD)/obj/shim/shim_%.o) \
+              $(BUILD)/obj/shim/export_file.o
 ALLOC_CFLAGS := -fvisibility=hidden -Iallocator/src -Iallocator/trace -Iallocator/export
 
 $(BUILD)/obj/alloc/%.o: allocator/src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -MMD -c $< -o $@
 $(BUILD)/obj/shim/%.o: allocator/src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -DPOOL_SHIM -MMD -c $< -o $@
+$(BUILD)/obj/shim/export_file.o: allocator/export/export_file.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -DPOOL_SHIM -MMD -c $< -o $@
 $(BUILD)/obj/shim/shim_%.o: allocator/shim/%.c
@@ -48,7 +52,7 @@ install-allocator: $(ALLOC_LIBS) $(BUILD)/poolalloc.pc
 # daemon and the tools: build/libpoolreaders.a with -Iallocator/trace
 # -Iallocator/export.
 READERS_SRC := allocator/trace/trace_reader.c allocator/trace/trace_model.c \
-               allocator/export/export_reader.c
+               allocator/export/export_reader.c allocator/export/export_valid.c
 READERS_OBJ := $(READERS_SRC:allocator/%.c=$(BUILD)/obj/readers/%.o)
 READERS_CFLAGS := -Iallocator/trace -Iallocator/export
 

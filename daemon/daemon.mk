@@ -11,7 +11,7 @@ DAEMON_SRC  := daemon/main.c $(wildcard daemon/*/*.c daemon/*/*/*.c)
 DAEMON_OBJ  := $(DAEMON_SRC:daemon/%.c=$(BUILD)/obj/daemon/%.o)
 DAEMON_PKGS := libmicrohttpd libcjson libsystemd yaml-0.1 zlib libcrypt
 DAEMON_CFLAGS := $(shell pkg-config --cflags $(DAEMON_PKGS) 2>/dev/null) -Idaemon \
-                 -Iallocator/trace -Iallocator/export -DPOOLD_VERSION='"$(VERSION)"'
+                 -Iallocator/trace -Iallocator/export -I$(BUILD)/gen -DPOOLD_VERSION='"$(VERSION)"'
 DAEMON_LIBS := $(shell pkg-config --libs $(DAEMON_PKGS) 2>/dev/null || \
                  echo -lmicrohttpd -lcjson -lsystemd -lyaml -lz -lcrypt) -lm
 
@@ -22,6 +22,14 @@ $(shell grep -lsE ' daemon/[a-z_]+\.h' $(BUILD)/obj/daemon/*.d $(BUILD)/fuzz/obj
 $(BUILD)/obj/daemon/%.o: daemon/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -MMD -MP -c $< -o $@
+
+# The live page's files, embedded (daemon/http/page.c includes the result).
+PAGE_FILES := $(wildcard daemon/http/page/*.html daemon/http/page/*.js daemon/http/page/*.css \
+                          daemon/http/page/*.svg)
+$(BUILD)/gen/page_assets.inc: $(PAGE_FILES) daemon/http/page/embed.sh
+	@mkdir -p $(@D)
+	sh daemon/http/page/embed.sh $@ $(PAGE_FILES)
+$(BUILD)/obj/daemon/http/page.o $(BUILD)/fuzz/obj/daemon/http/page.o: $(BUILD)/gen/page_assets.inc
 
 $(BUILD)/poold: $(DAEMON_OBJ) $(BUILD)/libpoolreaders.a $(BUILD)/libpoolalloc.a
 	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(BUILD)/libpoolreaders.a $(BUILD)/libpoolalloc.a \

@@ -146,6 +146,15 @@ static int open_listeners(daemon_t *d, int *fds, size_t *n, char *err, size_t er
     return 0;
 }
 
+/* --web.connection-timeout once meant both "idle" and "stalled"; given
+ * alone it still sets both. */
+static int64_t timeout_or_legacy(const options_t *o, const char *flag, int64_t value)
+{
+    if (!opt_is_explicit(o, flag) && opt_is_explicit(o, "web.connection-timeout"))
+        return o->connection_timeout_ms;
+    return value;
+}
+
 static int start_http(daemon_t *d, const webconfig_t *wc)
 {
     int fds[MAX_LISTEN];
@@ -160,7 +169,9 @@ static int start_http(daemon_t *d, const webconfig_t *wc)
         .fds = fds, .n_fds = n, .telemetry_path = d->opts.telemetry_path,
         .max_connections = d->opts.max_connections,
         .max_connections_per_ip = d->opts.max_connections_per_ip,
-        .timeout_seconds = (unsigned)((d->opts.connection_timeout_ms + 999) / 1000),
+        .header_timeout_ms = d->opts.read_header_timeout_ms,
+        .idle_timeout_ms = timeout_or_legacy(&d->opts, "web.idle-timeout", d->opts.idle_timeout_ms),
+        .write_timeout_ms = timeout_or_legacy(&d->opts, "web.write-timeout", d->opts.write_timeout_ms),
         .web = wc,
     };
     if (server_start(&hs, err, sizeof err) != 0) {

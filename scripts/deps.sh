@@ -4,12 +4,12 @@
 # Idempotent and quick when everything is present (one dpkg-query).
 set -euo pipefail
 
-build=(gcc make pkg-config libc6-dev libmicrohttpd-dev libcjson-dev libsystemd-dev
+build=(gcc make pkg-config libc6-dev libmicrohttpd-dev libcjson-dev libsystemd-dev python3-dev
        libyaml-dev zlib1g-dev libcrypt-dev)
 test=("${build[@]}" curl prometheus python3 python3-yaml procps psmisc util-linux mount iproute2 systemd
-      git coreutils gawk diffutils clang llvm openssl apache2-utils strace)
+      git coreutils gawk diffutils clang llvm openssl apache2-utils strace chromium python3-websocket)
 bench=("${build[@]}" libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev python3
-       python3-dev procps valgrind)
+       python3-dev procps valgrind wrk)
 fuzz=("${build[@]}" clang llvm)
 
 case "${1:-build}" in

@@ -1,13 +1,13 @@
 /*
  * The shared-memory statistics segment a process on the preload shim
  * publishes with POOLMALLOC_EXPORT=1 (or =DIR): the file DIR/poolmalloc.<pid>
- * (DIR defaults to /dev/shm), owner-only by default, holding one
- * pool_export_segment_t. A background thread of the shim refreshes it every
- * POOLMALLOC_EXPORT_INTERVAL ms (default 1000).
+ * (DIR defaults to /dev/shm), owner-only by default. A background thread of
+ * the shim refreshes it every POOLMALLOC_EXPORT_INTERVAL ms (default 1000).
+ * The shim writes version 2 (below); readers also take version 1.
  *
  * Lock-free reading: the writer makes `seq` odd, updates, makes it even. A
  * reader copies the whole segment between two reads of an equal, even
- * `seq`. Readers must still treat every field as untrusted: the file may be
+ * `seq`. Both versions share the header up to `updates` (same offsets). Readers must still treat every field as untrusted: the file may be
  * written by anyone who can write it.
  */
 #ifndef POOL_EXPORT_FORMAT_H
@@ -18,15 +18,49 @@
 #include <stdint.h>
 
 #define EXPORT_MAGIC        "POOLSHM1"
-#define EXPORT_VERSION      1u
+#define EXPORT_VERSION_1    1u
 #define EXPORT_FILE_PREFIX  "poolmalloc."
 #define EXPORT_DEFAULT_DIR  "/dev/shm"
 
+/* ---------------------------------------------------------------------------
+ * Version 1 (what shims before version 2 write; still read). Its statistics
+ * are pool_stats_t as it was then, frozen here field for field: this build's
+ * pool_stats_t may grow (more size classes), version 1 does not.
+ * ------------------------------------------------------------------------- */
+#define EXPORT_V1_NUM_CLASSES   32
+#define EXPORT_V1_LARGE_BUCKETS 8
+
+typedef struct {
+    uint32_t size, blocks_per_pool;
+    uint64_t pools, pools_full, blocks_allocated, blocks_free, mallocs, frees, blocks_cached;
+} export_v1_class_t;
+
+typedef struct {
+    uint32_t arena_size, pool_size, pool_header_size, small_threshold;
+    uint32_t num_classes, pools_per_arena, arena_header_size;
+    uint64_t arenas_allocated_total, arenas_released_total, arenas_highwater, arenas_current;
+    uint64_t mapped_bytes;
+    struct {
+        uint64_t allocated, free_blocks, empty_pools, untouched, pool_headers, quantization,
+                 alignment, returned;
+    } bytes;
+    uint64_t pools_used, pools_empty, pools_untouched, pools_returned;
+    export_v1_class_t classes[EXPORT_V1_NUM_CLASSES];
+    uint64_t large_allocations, large_bytes, large_mallocs, large_bytes_total;
+    uint64_t large_hist[EXPORT_V1_LARGE_BUCKETS];
+    struct {
+        uint64_t malloc, free, calloc, realloc, realloc_inplace, aligned, remote_free, failed;
+    } ops;
+    uint64_t purges, purged_pools, purged_bytes;
+    int64_t  purge_delay_ms;
+    uint64_t heaps, heaps_abandoned;
+} export_v1_stats_t;
+
 typedef struct {
     char     magic[8];
-    uint32_t version;
-    uint32_t segment_size;        /* sizeof(pool_export_segment_t) */
-    uint32_t stats_size;          /* sizeof(pool_stats_t) */
+    uint32_t version;             /* EXPORT_VERSION_1 */
+    uint32_t segment_size;        /* sizeof(pool_export_segment_v1_t) */
+    uint32_t stats_size;          /* sizeof(export_v1_stats_t) */
     uint32_t pid;
     char     comm[16];            /* NUL-padded */
     uint64_t start_realtime_ns;
@@ -34,8 +68,11 @@ typedef struct {
     uint64_t seq;                 /* odd while being written (accessed atomically) */
     uint64_t updated_realtime_ns;
     uint64_t updates;
-    pool_stats_t stats;
-} pool_export_segment_t;
+    export_v1_stats_t stats;
+} pool_export_segment_v1_t;
+
+_Static_assert(sizeof(export_v1_stats_t) == 2424 && sizeof(pool_export_segment_v1_t) == 2504,
+               "the version 1 layout is frozen");
 
 /* ---------------------------------------------------------------------------
  * Version 2 (EXPORT_VERSION_2): the same header ideas, plus which allocator
@@ -57,6 +94,25 @@ typedef struct {
  * showing zeros. Geometry (arena_size, pool_size, num_classes, ...) is the
  * publisher's own, read from the stats fields: a reader checks it for internal
  * consistency, and equality with this build only for allocator POOLALLOC.
+ *
+ * What a reader requires (export_reader.c), besides version 1's checks:
+ * the file is exactly header_size + arena_capacity * arena_record_size
+ * bytes, with this build's header, stats and record sizes; arena_capacity
+ * <= EXPORT_MAX_ARENA_MAP; with EXPORT_HAS_MAP, arena_records ==
+ * min(arenas_in_map_total, arena_capacity) (for PYMALLOC at most that: its
+ * map lacks the arenas CPython made before the publisher was loaded) and
+ * arenas_in_map_total == stats.arenas_current (the writer retakes the pair
+ * until they agree),
+ * without it arena_records == 0; reserved == 0; a group missing from `has`
+ * is all zeros. Pools of blocks by state, plus the pools lost to alignment,
+ * make arenas * pools_per_arena, and the lost pools' bytes are
+ * bytes.alignment. Each record: addresses strictly ascending, every state
+ * a POOL_STATE_*, free_pools == its empty + returned + untouched pools, a
+ * USED pool of a class the stats have with that class's blocks_per_pool
+ * and used <= blocks, a SPAN pool right after a USED or SPAN one. POOLALLOC
+ * records: arena-aligned, pool 0 the only HEADER, no ALIGNMENT pool.
+ * Pool counts of the map are not compared with the stats: the two are taken
+ * one after the other while the program runs.
  * ------------------------------------------------------------------------- */
 #define EXPORT_VERSION_2     2u
 #define EXPORT_MAX_ARENA_MAP 16384u     /* records; larger maps are capped */

@@ -1,7 +1,15 @@
 /*
- * POOLMALLOC_EXPORT: a background thread publishes pool_stats_get() into a
- * shared-memory segment (format in allocator/export/export_format.h) so that
- * poold can export this process's allocator statistics.
+ * POOLMALLOC_EXPORT: a background thread publishes pool_stats_get() and the
+ * arena map (pool_arena_map) into a shared-memory segment (format version 2
+ * in allocator/export/export_format.h) so that poold can export this
+ * process's allocator statistics and draw its arenas.
+ *
+ * The map and the statistics are taken into a private staging area first
+ * (the map walk is long; the segment's sequence number stays odd only for
+ * the copy), and retaken until both count the same arenas. When the
+ * process has more arenas than the file has room for, a larger file is
+ * made and renamed over the old one (capacity doubling, up to
+ * EXPORT_MAX_ARENA_MAP records; past it the map is capped and says so).
  *
  * The segment is created at the first tick, not at start-up, so programs
  * that live less than one interval (most commands a shell runs) leave no
@@ -13,6 +21,7 @@
 #define _GNU_SOURCE
 #include "export_writer.h"
 
+#include "export_file.h"
 #include "export_format.h"
 #include "internal.h"
 
@@ -32,7 +41,13 @@ static char dir[1024];
 static mode_t file_mode = 0600;
 static long interval_ms = 1000;
 static _Atomic int running;
-static pool_export_segment_t *seg;
+#define MIN_CAPACITY 64u         /* records: 25 KiB */
+
+static pool_export_header_t *seg;
+static size_t seg_bytes;         /* of the mapping, header and records */
+static uint32_t capacity;        /* records the segment has room for */
+static struct { pool_stats_t st; pool_arena_info_t map[]; } *stage;   /* capacity records */
+static size_t stage_bytes;
 static char path[1200];
 static pid_t owner_pid;
 /* Creating, removing and exec's suspension agree under this lock, so the
@@ -40,13 +55,6 @@ static pid_t owner_pid;
 static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool suspended;          /* an exec is under way: no file */
 static _Atomic bool relink;     /* the exec failed: make the file again */
-
-static uint64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static bool parse_settings(const char *v)
 {
@@ -79,40 +87,93 @@ static bool parse_settings(const char *v)
     return true;
 }
 
-/* The main thread's name (this runs on the publisher thread, which has a
- * name of its own). */
-static void process_name(char out[16])
+static size_t segment_bytes(uint32_t cap)
 {
-    char p[64], buf[32] = { 0 };
-    snprintf(p, sizeof p, "/proc/%d/comm", (int)getpid());
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == 0))
-        buf[--n] = 0;
-    memset(out, 0, 16);
-    memcpy(out, buf, n > 15 ? 15 : (n > 0 ? (size_t)n : 0));
+    return sizeof(pool_export_header_t) + (size_t)cap * sizeof(pool_arena_info_t);
+}
+
+static void unmap_segment(void)
+{
+    if (seg)
+        munmap(seg, seg_bytes);
+    if (stage)
+        munmap(stage, stage_bytes);
+    seg = NULL;
+    stage = NULL;
+}
+
+/* The map, then the statistics, until both count the same arenas (an
+ * arena mapped or released in between makes them differ). Returns the
+ * arenas of the map, or -1 when they never agreed. */
+static long take_snapshot(void)
+{
+    for (int attempt = 0; attempt < 4; attempt++) {
+        size_t total = pool_arena_map(stage->map, capacity, 0);
+        pool_stats_get(&stage->st);
+        if (stage->st.arenas_current == total)
+            return (long)total;
+    }
+    return -1;
 }
 
 static void publish(void)
 {
-    pool_stats_t st;
-    pool_stats_get(&st);
+    long total = take_snapshot();
+    uint32_t records = total < 0 ? 0 : total < (long)capacity ? (uint32_t)total : capacity;
     uint64_t *seq = &seg->seq;
     uint64_t s = __atomic_load_n(seq, __ATOMIC_RELAXED);
     __atomic_store_n(seq, s + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    seg->stats = st;
-    seg->updated_realtime_ns = realtime_ns();
+    seg->stats = stage->st;
+    memcpy(seg + 1, stage->map, records * sizeof(pool_arena_info_t));
+    seg->has = EXPORT_HAS_OPS | EXPORT_HAS_PURGE | EXPORT_HAS_HEAPS | EXPORT_HAS_LARGE |
+               EXPORT_HAS_CACHE | (total < 0 ? 0 : EXPORT_HAS_MAP);
+    seg->arena_records = records;
+    seg->arenas_in_map_total = total < 0 ? 0 : (uint64_t)total;
+    seg->updated_realtime_ns = export_realtime_ns();
     seg->updates++;
     __atomic_store_n(seq, s + 2, __ATOMIC_RELEASE);
 }
 
-/* Makes the segment under a hidden name, publishes once, then renames it
- * into place (replacing a stale segment of an earlier process with our
- * pid). Called with seg_lock held. */
-static bool create_segment(void)
+/* Room for the arenas the process has now, and half as many again. */
+static uint32_t capacity_for(uint64_t arenas)
+{
+    uint64_t want = arenas + arenas / 2, cap = MIN_CAPACITY;
+    while (cap < want && cap < EXPORT_MAX_ARENA_MAP)
+        cap *= 2;
+    return cap < EXPORT_MAX_ARENA_MAP ? (uint32_t)cap : EXPORT_MAX_ARENA_MAP;
+}
+
+static void fill_header(pool_export_header_t *h, const pool_export_header_t *old)
+{
+    memcpy(h->magic, EXPORT_MAGIC, 8);
+    h->version = EXPORT_VERSION_2;
+    h->header_size = sizeof *h;
+    h->stats_size = sizeof(pool_stats_t);
+    h->pid = (uint32_t)getpid();
+    export_process_name(getpid(), h->comm);   /* the main thread's name */
+    h->start_realtime_ns = old ? old->start_realtime_ns : export_realtime_ns();
+    h->updates = old ? old->updates : 0;
+    h->interval_ms = (uint64_t)interval_ms;
+    h->allocator = EXPORT_ALLOCATOR_POOLALLOC;
+    snprintf(h->allocator_version, sizeof h->allocator_version, "%s", POOLALLOC_VERSION);
+    h->arena_record_size = sizeof(pool_arena_info_t);
+    h->arena_capacity = capacity;
+}
+
+/* A shared mapping of the file, or a private one with fd -1. */
+static void *map_bytes(int fd, size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Makes the segment, with room for `cap` records, under a hidden name,
+ * publishes once, then renames it into place (replacing a stale segment of
+ * an earlier process with our pid, or our own smaller one, whose start time
+ * and update count carry over). Called with seg_lock held. */
+static bool create_segment(uint32_t cap)
 {
     char tmp[1300];
     snprintf(path, sizeof path, "%s/" EXPORT_FILE_PREFIX "%d", dir, (int)getpid());
@@ -124,33 +185,50 @@ static bool create_segment(void)
         return false;
     }
     fchmod(fd, file_mode);   /* the umask must not take away what was asked */
-    void *p = MAP_FAILED;
-    if (ftruncate(fd, sizeof *seg) == 0)
-        p = mmap(NULL, sizeof *seg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    size_t bytes = segment_bytes(cap), sbytes = sizeof *stage + cap * sizeof(pool_arena_info_t);
+    pool_export_header_t *h = ftruncate(fd, (off_t)bytes) == 0 ? map_bytes(fd, bytes) : NULL;
+    void *st = h ? map_bytes(-1, sbytes) : NULL;
     close(fd);
-    if (p == MAP_FAILED) {
+    if (!st) {
+        if (h)
+            munmap(h, bytes);
         unlink(tmp);
         return false;
     }
-    seg = p;
-    memcpy(seg->magic, EXPORT_MAGIC, 8);
-    seg->version = EXPORT_VERSION;
-    seg->segment_size = sizeof *seg;
-    seg->stats_size = sizeof(pool_stats_t);
-    seg->pid = (uint32_t)getpid();
-    process_name(seg->comm);
-    seg->start_realtime_ns = realtime_ns();
-    seg->interval_ms = (uint64_t)interval_ms;
+    pool_export_header_t *old = seg;
+    void *old_stage = stage;
+    size_t old_bytes = seg_bytes, old_stage_bytes = stage_bytes;
+    uint32_t old_cap = capacity;
+    capacity = cap;
+    fill_header(h, old);
+    seg = h, seg_bytes = bytes, stage = st, stage_bytes = sbytes;
     publish();
     if (rename(tmp, path) != 0) {
         pool_report_error("POOLMALLOC_EXPORT: cannot create %s: %s", path, strerror(errno));
         unlink(tmp);
-        munmap(seg, sizeof *seg);
-        seg = NULL;
+        unmap_segment();
+        seg = old, seg_bytes = old_bytes, stage = old_stage, stage_bytes = old_stage_bytes;
+        capacity = old_cap;
         return false;
+    }
+    if (old) {
+        munmap(old, old_bytes);
+        munmap(old_stage, old_stage_bytes);
     }
     owner_pid = getpid();
     return true;
+}
+
+/* Publishes into the segment, first moving to a larger one when the
+ * arenas have outgrown it (if that fails, the map stays capped). */
+static void publish_or_grow(void)
+{
+    pool_stats_t *st = &stage->st;
+    pool_stats_get(st);
+    if (st->arenas_current > capacity && capacity < EXPORT_MAX_ARENA_MAP &&
+        create_segment(capacity_for(st->arenas_current)))
+        return;
+    publish();
 }
 
 /* One tick: make the segment if there is none (or again after a failed
@@ -159,15 +237,16 @@ static bool publish_tick(void)
 {
     bool ok = true;
     pthread_mutex_lock(&seg_lock);
-    if (seg && atomic_exchange(&relink, false)) {
-        munmap(seg, sizeof *seg);
-        seg = NULL;
-    }
+    if (seg && atomic_exchange(&relink, false))
+        unmap_segment();
     if (atomic_load(&running) && !suspended) {
-        if (seg)
-            publish();
-        else
-            ok = create_segment();
+        if (seg) {
+            publish_or_grow();
+        } else {
+            pool_stats_t st;
+            pool_stats_get(&st);
+            ok = create_segment(capacity_for(st.arenas_current));
+        }
     }
     pthread_mutex_unlock(&seg_lock);
     return ok;
@@ -214,9 +293,7 @@ static void fork_child(void)
     suspended = false;
     atomic_store(&relink, false);
     /* The mapping is the parent's segment: never write to it again. */
-    if (seg)
-        munmap(seg, sizeof *seg);
-    seg = NULL;
+    unmap_segment();
     start_thread();
 }
 

@@ -43,6 +43,7 @@ static struct {
 } col;
 
 typedef struct {                /* one scan */
+    bool maps;                  /* keep the arena maps */
     export_snapshot_t *keep;    /* at most col.max */
     size_t n;
     size_t dropped;
@@ -153,7 +154,7 @@ static void drop(scan_t *sc, uint32_t pid)
     col.skipped[PROCESSES_SKIP_OVER_MAX]++;
 }
 
-static void offer(scan_t *sc, const export_snapshot_t *s)
+static void offer(scan_t *sc, export_snapshot_t *s)
 {
     if (sc->n < col.max) {
         sc->keep[sc->n++] = *s;
@@ -165,24 +166,23 @@ static void offer(scan_t *sc, const export_snapshot_t *s)
             worst = i;
     if (rank(s->pid) < rank(sc->keep[worst].pid)) {
         drop(sc, sc->keep[worst].pid);
+        export_snapshot_free(&sc->keep[worst]);
         sc->keep[worst] = *s;
     } else {
         drop(sc, s->pid);
+        export_snapshot_free(s);
     }
 }
 
 /* ---- the scan ------------------------------------------------------------------------- */
 
-static void examine(scan_t *sc, int dfd, const char *name)
+/* Reads DIR/name, the segment of `pid`, map included, and checks that its
+ * process is alive and its own: 0 and *snap (to release), or the reason. */
+static int read_candidate(int dfd, const char *name, uint32_t pid, uint64_t now_ns,
+                          export_snapshot_t *snap)
 {
-    uint32_t pid = name_pid(name + strlen(EXPORT_FILE_PREFIX));
-    if (!pid) {
-        col.skipped[PROCESSES_SKIP_BAD_NAME]++;
-        return;
-    }
     struct stat st;
     int fd = -1, why;
-    export_snapshot_t snap;
     char text[160];
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         why = EXPORT_ERR_OPEN;
@@ -192,10 +192,23 @@ static void examine(scan_t *sc, int dfd, const char *name)
         why = errno == ELOOP ? EXPORT_ERR_NOT_REGULAR : EXPORT_ERR_OPEN;
     else if (fstat(fd, &st) != 0)
         why = EXPORT_ERR_OPEN;
-    else if ((why = export_read_fd(fd, pid, &snap, text, sizeof text)) == EXPORT_OK)
-        why = liveness(&snap, st.st_uid, sc->now_ns);
+    else if ((why = export_read_fd(fd, pid, true, snap, text, sizeof text)) == EXPORT_OK &&
+             (why = liveness(snap, st.st_uid, now_ns)) != 0)
+        export_snapshot_free(snap);
     if (fd >= 0)
         close(fd);
+    return why;
+}
+
+static void examine(scan_t *sc, int dfd, const char *name)
+{
+    uint32_t pid = name_pid(name + strlen(EXPORT_FILE_PREFIX));
+    if (!pid) {
+        col.skipped[PROCESSES_SKIP_BAD_NAME]++;
+        return;
+    }
+    export_snapshot_t snap;
+    int why = read_candidate(dfd, name, pid, sc->now_ns, &snap);
     if (why) {
         col.skipped[why]++;
         if (log_enabled(LOG_LVL_DEBUG))
@@ -203,6 +216,8 @@ static void examine(scan_t *sc, int dfd, const char *name)
                       processes_skip_name(why));
         return;
     }
+    if (!sc->maps)
+        export_snapshot_free(&snap);
     offer(sc, &snap);
 }
 
@@ -281,16 +296,21 @@ static void scan(scan_t *sc)
     closedir(d);
 }
 
-void processes_collect(processes_view_t *v)
+static uint64_t now_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void processes_collect(processes_view_t *v, bool maps)
 {
     memset(v, 0, sizeof *v);
     pthread_mutex_lock(&lock);
     v->enabled = col.enabled;
-    scan_t sc = { .keep = col.enabled ? malloc(col.max * sizeof *sc.keep) : NULL };
+    scan_t sc = { .maps = maps, .keep = col.enabled ? malloc(col.max * sizeof *sc.keep) : NULL };
     if (sc.keep) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        sc.now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        sc.now_ns = now_realtime_ns();
         scan(&sc);
         qsort(sc.keep, sc.n, sizeof *sc.keep, by_pid);
         report_dropped(&sc);
@@ -303,8 +323,26 @@ void processes_collect(processes_view_t *v)
     v->dropped = sc.dropped;
 }
 
+int processes_find(uint32_t pid, export_snapshot_t *out)
+{
+    char name[32];
+    snprintf(name, sizeof name, EXPORT_FILE_PREFIX "%u", pid);
+    pthread_mutex_lock(&lock);
+    int why = PROCESSES_SKIP_EXITED;
+    if (col.enabled) {
+        int dfd = open(col.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        why = dfd < 0 ? EXPORT_ERR_OPEN : read_candidate(dfd, name, pid, now_realtime_ns(), out);
+        if (dfd >= 0)
+            close(dfd);
+    }
+    pthread_mutex_unlock(&lock);
+    return why;
+}
+
 void processes_view_free(processes_view_t *v)
 {
+    for (size_t i = 0; i < v->n; i++)
+        export_snapshot_free(&v->procs[i]);
     free(v->procs);
     memset(v, 0, sizeof *v);
 }

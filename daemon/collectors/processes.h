@@ -35,8 +35,13 @@ typedef struct {
 void processes_configure(bool enabled, const char *dir, unsigned max);
 /* Scans the directory and fills *v (free it with processes_view_free). Scans
  * are serialised; each reads every candidate segment afresh, so a process
- * that exited is simply gone. */
-void processes_collect(processes_view_t *v);
+ * that exited is simply gone. Arena maps are always read and checked (a
+ * bad map refuses the segment), and kept in the snapshots with `maps`. */
+void processes_collect(processes_view_t *v, bool maps);
+/* One process's segment, map included, with the scan's checks (nothing is
+ * counted): 0 and *out (release with export_snapshot_free), or the reason
+ * (PROCESSES_SKIP_EXITED also when the collector is off). */
+int processes_find(uint32_t pid, export_snapshot_t *out);
 void processes_view_free(processes_view_t *v);
 const char *processes_skip_name(int reason);   /* "open", ..., "over_max" */
 void processes_shutdown(void);

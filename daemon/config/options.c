@@ -26,14 +26,30 @@ const flag_t flag_table[] = {
       "Use the sockets passed by systemd socket activation instead of listening.",
       false, false },
     { "web.max-requests", FK_UINT, OFF(max_requests), 0, 100000, "40",
-      "Maximum number of requests served at once; past it poold answers 503. 0 = no limit.",
+      "Maximum number of scrapes (the telemetry path) served at once; past it poold answers "
+      "503. The other pages share an eighth of it (at least 1). 0 = no limit.",
       false, true },
-    { "web.max-connections", FK_UINT, OFF(max_connections), 1, 100000, "128",
-      "Maximum number of open connections per listening address.", false, false },
-    { "web.max-connections-per-ip", FK_UINT, OFF(max_connections_per_ip), 1, 100000, "32",
-      "Maximum number of open connections from one client address.", false, false },
+    { "web.max-connections", FK_UINT, OFF(max_connections), 1, 1000000, "1024",
+      "Maximum number of open connections per listening address; when it is reached, idle "
+      "keep-alive connections and those that have not sent a complete request are closed "
+      "first to make room.", false, false },
+    { "web.max-connections-per-ip", FK_UINT, OFF(max_connections_per_ip), 0, 1000000, "32",
+      "Maximum number of open connections from one remote client address; loopback and "
+      "local-socket clients share their address and are not limited by it. 0 = no limit.",
+      false, false },
+    { "web.read-header-timeout", FK_DURATION, OFF(read_header_timeout_ms), 100, MS_PER_DAY, "5s",
+      "Close a connection whose request header is not complete this long after it connected "
+      "(or after the request line of a later request); sending slowly does not extend it.",
+      false, false },
+    { "web.idle-timeout", FK_DURATION, OFF(idle_timeout_ms), 100, MS_PER_DAY, "2m",
+      "Close a keep-alive connection that sends no new request for this long.", false, false },
+    { "web.write-timeout", FK_DURATION, OFF(write_timeout_ms), 100, MS_PER_DAY, "10s",
+      "Close a connection whose answer is not delivered this long after its request header "
+      "was complete (a client that does not read).", false, false },
     { "web.connection-timeout", FK_DURATION, OFF(connection_timeout_ms), 1000, MS_PER_DAY, "10s",
-      "Close a connection idle for this long (whole seconds).", false, false },
+      "Deprecated (use --web.idle-timeout and --web.write-timeout): when given, sets those of "
+      "the two that are not given.",
+      false, false },
     { "web.config.file", FK_PATH, OFF(web_config_file), 0, 0, "",
       "Path to a web configuration file (TLS and basic authentication, exporter-toolkit format).",
       false, true },
@@ -334,6 +350,13 @@ static void expect_factor(const flag_t *f, char *out, size_t len)
              f->min, f->max);
 }
 
+static void expect_duration(const flag_t *f, char *out, size_t len)
+{
+    char least[32];
+    duration_text((int64_t)f->min, least, sizeof least);
+    snprintf(out, len, "expected a duration such as 10s or 1m30s, at least %s", least);
+}
+
 static const struct {
     kind_set_fn    set;
     kind_show_fn   show;
@@ -347,8 +370,7 @@ static const struct {
     [FK_U64]         = { set_u64, show_u64, NULL, expect_integer },
     [FK_BYTES]       = { set_bytes, show_u64,
                          "expected a size such as 1048576, 64MiB or 1GiB, at least 4096", NULL },
-    [FK_DURATION]    = { set_duration, show_duration,
-                         "expected a duration such as 10s or 1m30s, at least 1s", NULL },
+    [FK_DURATION]    = { set_duration, show_duration, NULL, expect_duration },
     [FK_PURGE_DELAY] = { set_purge_delay, show_purge_delay,
                          "expected a duration such as 100ms, 0, or never", NULL },
     [FK_LOG_LEVEL]   = { set_log_level, show_log_level, "expected debug, info, warn or error", NULL },

@@ -20,8 +20,11 @@ typedef struct options {
     bool     systemd_socket;
     unsigned max_requests;           /* in flight; 0 = no limit */
     unsigned max_connections;
-    unsigned max_connections_per_ip;
-    int64_t  connection_timeout_ms;
+    unsigned max_connections_per_ip; /* remote addresses only; 0 = no limit */
+    int64_t  read_header_timeout_ms;
+    int64_t  idle_timeout_ms;
+    int64_t  write_timeout_ms;
+    int64_t  connection_timeout_ms;  /* deprecated: idle and write, where not given */
     char    *web_config_file;        /* "" = none */
     /* logging */
     int      log_level;              /* enum log_level */

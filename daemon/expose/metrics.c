@@ -101,7 +101,7 @@ static void ops_samples(expo_t *e, const pool_stats_t *st, const label_t *base, 
 
 static void blocks_samples(expo_t *e, const pool_stats_t *st, const label_t *base, size_t nb)
 {
-    for (unsigned c = 0; c < st->num_classes; c++) {
+    for (unsigned c = 0; c < st->num_classes && c < POOL_NUM_CLASSES; c++) {
         label_t l[2] = { { "size", fields_class_label(c) }, { "state", "allocated" } };
         sample(e, base, nb, l, 2, st->classes[c].blocks_allocated);
         l[1].value = "free";
@@ -280,46 +280,72 @@ static double p_large(const export_snapshot_t *p) { return (double)p->stats.larg
 static double p_large_bytes(const export_snapshot_t *p) { return (double)p->stats.large_bytes; }
 static double p_heaps(const export_snapshot_t *p) { return (double)p->stats.heaps; }
 static double p_purged(const export_snapshot_t *p) { return (double)p->stats.purged_bytes; }
-static double p_info(const export_snapshot_t *p) { (void)p; return 1; }
 static double p_updated(const export_snapshot_t *p) { return (double)p->updated_realtime_ns / 1e9; }
 
+/* poold_process_info{pid,comm,allocator}: which allocator published. */
+static void process_info(expo_t *e, const processes_view_t *v)
+{
+    expo_family(e, "poold_process_info", MT_GAUGE,
+                "A process exporting its allocator statistics (value 1), and its allocator.");
+    for (size_t i = 0; i < v->n; i++) {
+        char pid[16];
+        snprintf(pid, sizeof pid, "%u", v->procs[i].pid);
+        label_t l[3] = { { "pid", pid }, { "comm", v->procs[i].comm },
+                         { "allocator", export_allocator_name(v->procs[i].allocator) } };
+        expo_f64(e, NULL, l, 3, 1);
+    }
+}
+
+/* Every family has the labels pid and comm; a process whose allocator does
+ * not keep a family's figures (`need`, EXPORT_HAS_*) has no sample in it. */
 static void process_families(expo_t *e, const processes_view_t *v)
 {
-    static const struct { const char *name; metric_type_t t; const char *help; figure_fn f; } one[] = {
-        { "poold_process_info", MT_GAUGE, "A process exporting its allocator statistics (value 1).",
-          p_info },
+    static const struct {
+        const char *name; metric_type_t t; const char *help; figure_fn f; uint32_t need;
+    } one[] = {
         { "poold_process_last_update_timestamp_seconds", MT_GAUGE,
-          "When the process last published its statistics.", p_updated },
-        { "poold_process_arenas", MT_GAUGE, "Arenas the process has mapped.", p_arenas },
+          "When the process last published its statistics.", p_updated, 0 },
+        { "poold_process_arenas", MT_GAUGE, "Arenas the process has mapped.", p_arenas, 0 },
         { "poold_process_fragmentation_ratio", MT_GAUGE,
-          "The process's fragmentation ratio (as poold_fragmentation_ratio).", p_frag },
+          "The process's fragmentation ratio (as poold_fragmentation_ratio).", p_frag, 0 },
         { "poold_process_large_allocations", MT_GAUGE,
-          "The process's live blocks above the small-request threshold.", p_large },
+          "The process's live blocks above the small-request threshold.", p_large,
+          EXPORT_HAS_LARGE },
         { "poold_process_large_bytes", MT_GAUGE, "Usable bytes of the process's live large blocks.",
-          p_large_bytes },
-        { "poold_process_thread_heaps", MT_GAUGE, "The process's thread heaps.", p_heaps },
+          p_large_bytes, EXPORT_HAS_LARGE },
+        { "poold_process_thread_heaps", MT_GAUGE, "The process's thread heaps.", p_heaps,
+          EXPORT_HAS_HEAPS },
         { "poold_process_purged_bytes_total", MT_COUNTER,
-          "Bytes of pool pages the process gave back.", p_purged },
+          "Bytes of pool pages the process gave back.", p_purged, EXPORT_HAS_PURGE },
     };
-    static const struct { const char *name; metric_type_t t; const char *help; samples_fn f; } many[] = {
-        { "poold_process_arena_bytes", MT_GAUGE, help_bytes, bytes_samples },
-        { "poold_process_pools", MT_GAUGE, help_pools, pools_samples },
-        { "poold_process_size_class_blocks", MT_GAUGE, help_blocks, blocks_samples },
-        { "poold_process_operations_total", MT_COUNTER, help_ops, ops_samples },
+    static const struct {
+        const char *name; metric_type_t t; const char *help; samples_fn f; uint32_t need;
+    } many[] = {
+        { "poold_process_arena_bytes", MT_GAUGE, help_bytes, bytes_samples, 0 },
+        { "poold_process_pools", MT_GAUGE, help_pools, pools_samples, 0 },
+        { "poold_process_size_class_blocks", MT_GAUGE, help_blocks, blocks_samples, 0 },
+        { "poold_process_operations_total", MT_COUNTER, help_ops, ops_samples, EXPORT_HAS_OPS },
     };
+    if (!v->n)
+        return;
+    process_info(e, v);
     char pid[16];
     label_t base[2] = { { "pid", pid }, { "comm", NULL } };
-    for (size_t f = 0; v->n && f < sizeof one / sizeof one[0]; f++) {
+    for (size_t f = 0; f < sizeof one / sizeof one[0]; f++) {
         expo_family(e, one[f].name, one[f].t, one[f].help);
         for (size_t i = 0; i < v->n; i++) {
+            if ((v->procs[i].has & one[f].need) != one[f].need)
+                continue;
             snprintf(pid, sizeof pid, "%u", v->procs[i].pid);
             base[1].value = v->procs[i].comm;
             expo_f64(e, NULL, base, 2, one[f].f(&v->procs[i]));
         }
     }
-    for (size_t f = 0; v->n && f < sizeof many / sizeof many[0]; f++) {
+    for (size_t f = 0; f < sizeof many / sizeof many[0]; f++) {
         expo_family(e, many[f].name, many[f].t, many[f].help);
         for (size_t i = 0; i < v->n; i++) {
+            if ((v->procs[i].has & many[f].need) != many[f].need)
+                continue;
             snprintf(pid, sizeof pid, "%u", v->procs[i].pid);
             base[1].value = v->procs[i].comm;
             many[f].f(e, &v->procs[i].stats, base, 2);
@@ -342,6 +368,27 @@ static void processes(expo_t *e, const processes_view_t *v)
     process_families(e, v);
 }
 
+/* The connection policy at work: an attack shows as closes by deadline or
+ * to make room, and as refusals, while the scrapes go on. */
+static void http_connections(expo_t *e)
+{
+    expo_family(e, "poold_http_requests_refused_total", MT_COUNTER,
+                "HTTP requests refused, by reason: max_requests (503), body (a body was "
+                "announced), unauthorized (401).");
+    for (int r = 0; r < REFUSED_REASONS; r++)
+        expo_u64(e, NULL, &(label_t){ "reason", http_refusal_names[r] }, 1, http_stats_refusals(r));
+    int64_t open = http_stats_conn_open();
+    one_u64(e, "poold_http_connections_open", MT_GAUGE, "HTTP connections open now.",
+            open > 0 ? (uint64_t)open : 0);
+    one_u64(e, "poold_http_connections_accepted_total", MT_COUNTER, "HTTP connections accepted.",
+            http_stats_conn_accepted());
+    expo_family(e, "poold_http_connections_closed_total", MT_COUNTER,
+                "HTTP connections closed, by reason: normal, error, header_timeout, idle_timeout, "
+                "write_timeout, evicted (to make room), refused (no room), shutdown.");
+    for (int r = 0; r < CLOSE_REASONS; r++)
+        expo_u64(e, NULL, &(label_t){ "reason", conn_close_names[r] }, 1, http_stats_conn_closes(r));
+}
+
 static void http_and_build(expo_t *e)
 {
     expo_family(e, "poold_http_requests_total", MT_COUNTER, "HTTP requests answered, by status code.");
@@ -352,6 +399,7 @@ static void http_and_build(expo_t *e)
     }
     one_u64(e, "poold_http_requests_in_flight", MT_GAUGE,
             "HTTP requests being served, this scrape included.", (uint64_t)http_stats_inflight());
+    http_connections(e);
     bool ok;
     double when;
     status_reload_read(&ok, &when);
@@ -400,7 +448,7 @@ void metrics_render(buf_t *out, expo_format_t format)
     pool_stats_get(&s->pool);
     workload_read(&s->wl);
     replay_stats_read(&s->replay);
-    processes_collect(&s->procs);
+    processes_collect(&s->procs, false);
     self_process_read(&s->proc);
 
     expo_t e;

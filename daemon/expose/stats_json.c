@@ -2,6 +2,7 @@
  * which every figure here stays below in practice. */
 #include "expose/stats_json.h"
 #include "collectors/http_stats.h"
+#include "collectors/proc_stat.h"
 #include "collectors/processes.h"
 #include "collectors/self_process.h"
 #include "expose/fields.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct { const char *key; double value; } field_t;
 
@@ -28,17 +30,21 @@ static cJSON *object_of(const field_t *f, size_t n)
 #define OBJECT(...) object_of((const field_t[]){ __VA_ARGS__ }, \
                               sizeof((const field_t[]){ __VA_ARGS__ }) / sizeof(field_t))
 
-static cJSON *size_classes(const pool_stats_t *st)
+static cJSON *size_classes(const pool_stats_t *st, uint32_t has)
 {
     cJSON *a = cJSON_CreateArray();
-    for (unsigned c = 0; a && c < st->num_classes; c++) {
+    for (unsigned c = 0; a && c < st->num_classes && c < POOL_NUM_CLASSES; c++) {
         const pool_class_stats_t *k = &st->classes[c];
-        cJSON_AddItemToArray(a, OBJECT({ "size", k->size }, { "blocks_per_pool", k->blocks_per_pool },
-                                        { "pools_per_run", k->pools_per_run },
-                                        { "pools", k->pools }, { "full_pools", k->pools_full },
-                                        { "blocks_allocated", k->blocks_allocated },
-                                        { "blocks_free", k->blocks_free },
-                                        { "allocations", k->mallocs }, { "frees", k->frees }));
+        cJSON *o = OBJECT({ "size", k->size }, { "blocks_per_pool", k->blocks_per_pool },
+                          { "pools_per_run", k->pools_per_run },
+                          { "pools", k->pools }, { "full_pools", k->pools_full },
+                          { "blocks_allocated", k->blocks_allocated },
+                          { "blocks_free", k->blocks_free });
+        if (has & EXPORT_HAS_OPS) {
+            cJSON_AddNumberToObject(o, "allocations", (double)k->mallocs);
+            cJSON_AddNumberToObject(o, "frees", (double)k->frees);
+        }
+        cJSON_AddItemToArray(a, o);
     }
     return a;
 }
@@ -68,8 +74,9 @@ static void add_group(cJSON *o, const pool_stats_t *st, const fields_group_t *g)
         cJSON_AddNumberToObject(j, g->fields[i].name, (double)fields_value(st, &g->fields[i]));
 }
 
-/* Every figure of one snapshot: poold's own, or a process's. */
-static cJSON *allocator_figures(const pool_stats_t *st)
+/* Every figure of one snapshot: poold's own, or a process's, leaving out
+ * the groups (EXPORT_HAS_*) its allocator does not keep. */
+static cJSON *allocator_figures(const pool_stats_t *st, uint32_t has)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "geometry",
@@ -84,42 +91,66 @@ static cJSON *allocator_figures(const pool_stats_t *st)
                { "arena_size", st->arena_size }, { "mapped_bytes", st->mapped_bytes }));
     add_group(o, st, &fields_bytes);
     cJSON_AddNumberToObject(o, "fragmentation_ratio", metrics_fragmentation_ratio(st));
+    cJSON_AddNumberToObject(o, "utilisation", st->mapped_bytes ? (double)st->bytes.allocated /
+                                                                 (double)st->mapped_bytes : 0);
     add_group(o, st, &fields_pools);
-    cJSON_AddItemToObject(o, "size_classes", size_classes(st));
-    cJSON_AddItemToObject(o, "large", large(st));
-    add_group(o, st, &fields_ops);
-    cJSON_AddItemToObject(o, "purge",
-        OBJECT({ "purges", st->purges }, { "purged_pools", st->purged_pools },
-               { "purged_bytes", st->purged_bytes }, { "delay_ms", (double)st->purge_delay_ms }));
-    cJSON_AddItemToObject(o, "threads",
-        OBJECT({ "heaps", st->heaps }, { "heaps_abandoned", st->heaps_abandoned }));
+    cJSON_AddItemToObject(o, "size_classes", size_classes(st, has));
+    if (has & EXPORT_HAS_LARGE)
+        cJSON_AddItemToObject(o, "large", large(st));
+    if (has & EXPORT_HAS_OPS)
+        add_group(o, st, &fields_ops);
+    if (has & EXPORT_HAS_PURGE)
+        cJSON_AddItemToObject(o, "purge",
+            OBJECT({ "purges", st->purges }, { "purged_pools", st->purged_pools },
+                   { "purged_bytes", st->purged_bytes },
+                   { "delay_ms", (double)st->purge_delay_ms }));
+    if (has & EXPORT_HAS_HEAPS)
+        cJSON_AddItemToObject(o, "threads",
+            OBJECT({ "heaps", st->heaps }, { "heaps_abandoned", st->heaps_abandoned }));
     return o;
 }
 
 static cJSON *allocator(const pool_stats_t *st)
 {
-    cJSON *o = allocator_figures(st);
+    cJSON *o = allocator_figures(st, ~0u);
     cJSON_AddStringToObject(o, "allocators", pool_allocators_name());
     return o;
 }
 
+/* What a process's segment says about itself: which allocator, which
+ * segment version, how much of its map. */
+static void process_segment(cJSON *o, const export_snapshot_t *p)
+{
+    cJSON_AddStringToObject(o, "allocator_name", export_allocator_name(p->allocator));
+    cJSON_AddStringToObject(o, "allocator_version", p->allocator_version);
+    cJSON_AddNumberToObject(o, "segment_version", p->version);
+    if (p->version >= EXPORT_VERSION_2)
+        cJSON_AddNumberToObject(o, "metadata_bytes", (double)p->metadata_bytes);
+    if (p->has & EXPORT_HAS_MAP)
+        cJSON_AddNumberToObject(o, "map_arenas", (double)p->map_total);
+}
+
 /* The process collector: "processes" (one object per process) and
  * "process_collector" (counts). */
+static cJSON *process_object(const export_snapshot_t *p)
+{
+    cJSON *o = OBJECT({ "pid", p->pid }, { "updates", (double)p->updates },
+                      { "interval_ms", (double)p->interval_ms },
+                      { "last_update_timestamp_seconds", (double)p->updated_realtime_ns / 1e9 },
+                      { "export_start_timestamp_seconds", (double)p->start_realtime_ns / 1e9 });
+    cJSON_AddStringToObject(o, "comm", p->comm);
+    process_segment(o, p);
+    cJSON_AddItemToObject(o, "allocator", allocator_figures(&p->stats, p->has));
+    return o;
+}
+
 static void processes(cJSON *root)
 {
     processes_view_t v;
-    processes_collect(&v);
+    processes_collect(&v, false);
     cJSON *a = cJSON_AddArrayToObject(root, "processes");
-    for (size_t i = 0; a && i < v.n; i++) {
-        const export_snapshot_t *p = &v.procs[i];
-        cJSON *o = OBJECT({ "pid", p->pid }, { "updates", (double)p->updates },
-                          { "interval_ms", (double)p->interval_ms },
-                          { "last_update_timestamp_seconds", (double)p->updated_realtime_ns / 1e9 },
-                          { "export_start_timestamp_seconds", (double)p->start_realtime_ns / 1e9 });
-        cJSON_AddStringToObject(o, "comm", p->comm);
-        cJSON_AddItemToObject(o, "allocator", allocator_figures(&p->stats));
-        cJSON_AddItemToArray(a, o);
-    }
+    for (size_t i = 0; a && i < v.n; i++)
+        cJSON_AddItemToArray(a, process_object(&v.procs[i]));
     cJSON *c = cJSON_AddObjectToObject(root, "process_collector");
     cJSON_AddBoolToObject(c, "enabled", v.enabled);
     cJSON_AddNumberToObject(c, "processes", (double)v.n);
@@ -163,6 +194,7 @@ static cJSON *workload(void)
                       { "frees", (double)w.frees }, { "reallocs", (double)w.reallocs },
                       { "alloc_failures", (double)w.alloc_failures },
                       { "corruptions", (double)w.corruptions }, { "handoffs", (double)w.handoffs },
+                      { "operations", (double)(w.allocs + w.frees + w.reallocs) },
                       { "starts", (double)w.starts });
     cJSON_AddStringToObject(o, "profile", w.profile);
     cJSON_AddBoolToObject(o, "healthy", healthy);
@@ -201,6 +233,17 @@ static cJSON *http(void)
         cJSON_AddNumberToObject(codes, code, (double)http_stats_requests(i));
     }
     cJSON_AddNumberToObject(o, "in_flight", http_stats_inflight());
+    cJSON *refused = cJSON_AddObjectToObject(o, "refused");
+    for (int r = 0; refused && r < REFUSED_REASONS; r++)
+        cJSON_AddNumberToObject(refused, http_refusal_names[r], (double)http_stats_refusals(r));
+    cJSON *conns = cJSON_AddObjectToObject(o, "connections");
+    if (conns) {
+        cJSON_AddNumberToObject(conns, "open", (double)http_stats_conn_open());
+        cJSON_AddNumberToObject(conns, "accepted", (double)http_stats_conn_accepted());
+        cJSON *closed = cJSON_AddObjectToObject(conns, "closed");
+        for (int r = 0; closed && r < CLOSE_REASONS; r++)
+            cJSON_AddNumberToObject(closed, conn_close_names[r], (double)http_stats_conn_closes(r));
+    }
     return o;
 }
 
@@ -213,7 +256,7 @@ static char *finish(cJSON *root, size_t *len)
     return s;
 }
 
-char *stats_json_full(size_t *len)
+cJSON *stats_json_tree(void)
 {
     pool_stats_t *st = malloc(sizeof *st);
     if (!st)
@@ -227,8 +270,33 @@ char *stats_json_full(size_t *len)
     cJSON_AddItemToObject(root, "http", http());
     processes(root);
     free(st);
-    return finish(root, len);
+    return root;
 }
+
+char *stats_json_full(size_t *len) { return finish(stats_json_tree(), len); }
+
+/* The process's resident memory, from /proc/PID/stat (rss, in pages). */
+static cJSON *process_rss(uint32_t pid)
+{
+    char path[40];
+    unsigned long long f[PROC_STAT_FIELDS];
+    snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    cJSON *o = cJSON_CreateObject();
+    if (proc_stat_fields(path, f))
+        cJSON_AddNumberToObject(o, "resident_memory_bytes",
+                                (double)f[24] * (double)sysconf(_SC_PAGESIZE));
+    return o;
+}
+
+cJSON *stats_json_process_tree(const export_snapshot_t *p)
+{
+    cJSON *o = process_object(p);
+    if (o)
+        cJSON_AddItemToObject(o, "process", process_rss(p->pid));
+    return o;
+}
+
+char *stats_json_finish(cJSON *root, size_t *len) { return finish(root, len); }
 
 static const char *state_name(uint8_t s)
 {

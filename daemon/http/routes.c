@@ -7,6 +7,7 @@
 #include "expose/stats_json.h"
 #include "http/gzip.h"
 #include "http/negotiate.h"
+#include "http/page.h"
 #include "service/buf.h"
 #include "service/status.h"
 #include "workload/workload.h"
@@ -16,9 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TYPE_TEXT "text/plain; charset=utf-8"
-#define TYPE_HTML "text/html; charset=utf-8"
-#define TYPE_JSON "application/json"
 #define ALLOW_GET "GET, HEAD"
 /* Below this size gzip costs more than it saves. */
 #define GZIP_MIN_BYTES 1024
@@ -29,7 +27,7 @@ void reply_free(reply_t *rep)
     memset(rep, 0, sizeof *rep);
 }
 
-static void reply_owned(reply_t *rep, unsigned status, const char *type, char *body, size_t len)
+void reply_body(reply_t *rep, unsigned status, const char *type, char *body, size_t len)
 {
     memset(rep, 0, sizeof *rep);
     rep->status = status;
@@ -45,11 +43,10 @@ static void reply_owned(reply_t *rep, unsigned status, const char *type, char *b
 void reply_text(reply_t *rep, unsigned status, const char *text)
 {
     char *body = strdup(text);
-    reply_owned(rep, status, TYPE_TEXT, body, strlen(text));
+    reply_body(rep, status, TYPE_TEXT, body, strlen(text));
 }
 
-/* gzip the body when the client takes it and it is worth it. */
-static void maybe_gzip(const request_t *req, reply_t *rep)
+void reply_gzip(const request_t *req, reply_t *rep)
 {
     rep->vary = true;
     if (rep->len < GZIP_MIN_BYTES || !negotiate_gzip(req->accept_encoding))
@@ -75,8 +72,8 @@ static void page_metrics(const routes_config_t *cfg, const request_t *req, reply
     char *body = buf_take(&b, &len);
     if (!body)
         return reply_text(rep, 500, "out of memory\n");
-    reply_owned(rep, 200, n.content_type, body, len);
-    maybe_gzip(req, rep);
+    reply_body(rep, 200, n.content_type, body, len);
+    reply_gzip(req, rep);
 }
 
 static void page_stats(const routes_config_t *cfg, const request_t *req, reply_t *rep)
@@ -86,12 +83,11 @@ static void page_stats(const routes_config_t *cfg, const request_t *req, reply_t
     char *body = stats_json_full(&len);
     if (!body)
         return reply_text(rep, 500, "out of memory\n");
-    reply_owned(rep, 200, TYPE_JSON, body, len);
-    maybe_gzip(req, rep);
+    reply_body(rep, 200, TYPE_JSON, body, len);
+    reply_gzip(req, rep);
 }
 
-/* A query parameter as a count: absent gives def; junk is an error. */
-static int query_count(const request_t *req, const char *key, size_t def, size_t *out)
+int request_count(const request_t *req, const char *key, size_t def, size_t *out)
 {
     const char *v = req->query ? req->query(req->query_ctx, key) : NULL;
     uint64_t n;
@@ -109,13 +105,13 @@ static void page_arenas(const routes_config_t *cfg, const request_t *req, reply_
 {
     (void)cfg;
     size_t offset, limit, len = 0;
-    if (query_count(req, "offset", 0, &offset) || query_count(req, "limit", ARENAS_DEFAULT_LIMIT, &limit))
+    if (request_count(req, "offset", 0, &offset) || request_count(req, "limit", ARENAS_DEFAULT_LIMIT, &limit))
         return reply_text(rep, 400, "offset and limit must be non-negative integers\n");
     char *body = stats_json_arenas(offset, limit, &len);
     if (!body)
         return reply_text(rep, 500, "out of memory\n");
-    reply_owned(rep, 200, TYPE_JSON, body, len);
-    maybe_gzip(req, rep);
+    reply_body(rep, 200, TYPE_JSON, body, len);
+    reply_gzip(req, rep);
 }
 
 static void page_health(const routes_config_t *cfg, const request_t *req, reply_t *rep)
@@ -129,53 +125,18 @@ static void page_health(const routes_config_t *cfg, const request_t *req, reply_
     reply_text(rep, 503, msg);
 }
 
-static void html_escape(buf_t *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '&': buf_puts(b, "&amp;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        default: buf_putc(b, *s);
-        }
-    }
-}
-
-static void page_landing(const routes_config_t *cfg, const request_t *req, reply_t *rep)
-{
-    (void)req;
-    buf_t b;
-    buf_init(&b);
-    buf_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>poold</title>"
-                 "<style>body{font-family:sans-serif;margin:2em}"
-                 "header{border-bottom:3px solid #e6522c}</style></head>\n<body>"
-                 "<header><h1>poold</h1></header>\n<p>Version " POOLD_VERSION ". A workload "
-                 "running through a pymalloc-style pool allocator, and the allocator's live "
-                 "arena, pool and size-class statistics.</p>\n<ul>\n<li><a href=\"");
-    html_escape(&b, cfg->telemetry_path);
-    buf_puts(&b, "\">Metrics</a> (Prometheus text or OpenMetrics)</li>\n"
-                 "<li><a href=\"/stats\">/stats</a>: the full snapshot as JSON</li>\n"
-                 "<li><a href=\"/stats/arenas\">/stats/arenas</a>: the arena map, paged with "
-                 "?offset= and ?limit=</li>\n"
-                 "<li><a href=\"/healthz\">/healthz</a>: health</li>\n</ul>\n</body></html>\n");
-    size_t len;
-    char *body = buf_take(&b, &len);
-    if (!body)
-        return reply_text(rep, 500, "out of memory\n");
-    reply_owned(rep, 200, TYPE_HTML, body, len);
-}
-
-typedef void (*page_fn)(const routes_config_t *, const request_t *, reply_t *);
-
 static page_fn find_page(const routes_config_t *cfg, const char *path)
 {
     static const struct { const char *path; page_fn fn; } pages[] = {
-        { "/", page_landing },         { "/stats", page_stats },
+        { "/", page_live },               { "/stats", page_stats },
         { "/stats/arenas", page_arenas }, { "/healthz", page_health },
+        { "/stats/map", page_map },       { "/app.js", page_asset },
+        { "/app.css", page_asset },       { "/favicon.svg", page_asset },
     };
     if (strcmp(path, cfg->telemetry_path) == 0)
         return page_metrics;
+    if (strncmp(path, "/process/", 9) == 0)
+        return page_process;
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
         if (strcmp(path, pages[i].path) == 0)
             return pages[i].fn;

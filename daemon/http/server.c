@@ -7,8 +7,11 @@
 #include "collectors/http_stats.h"
 #include "config/options.h"
 #include "http/auth.h"
+#include "http/conntrack.h"
 #include "http/listen.h"
+#include "http/reaper.h"
 #include "http/routes.h"
+#include "http/slots.h"
 #include "service/log.h"
 
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -27,27 +31,36 @@
 /* Per-connection kernel send buffer (the kernel doubles it): room for a
  * gzipped scrape many times over, and for a plain one on a fast network. */
 #define SEND_BUFFER_BYTES (64 * 1024)
+/* Descriptors kept for everything but connections (logs, /proc, segments). */
+#define SPARE_FDS 64
 
-static struct MHD_Daemon *daemons[MAX_LISTEN];
-static bool daemon_tls[MAX_LISTEN];
-static size_t n_daemons;
+/* One per listening socket: its libmicrohttpd daemon and its connections. */
+typedef struct server {
+    struct MHD_Daemon *mhd;
+    bool               tls;
+    conntab_t          conns;
+} server_t;
+
+static server_t servers[MAX_LISTEN];
+static conntab_t *tables[MAX_LISTEN];     /* servers[i].conns, for slots and the reaper */
+/* Atomic: a server's polling thread looks at the others' connections
+ * (slots_take) while later servers are still being started. */
+static _Atomic size_t n_servers;
+static atomic_bool stopping;
 static routes_config_t routes;
 static kv_t extra_headers[WEBCONFIG_MAX_HEADERS];
 static size_t n_extra_headers;
-static _Atomic unsigned max_requests;
 
-/* Per-request states kept in MHD's *con_cls. "counted" requests hold an
- * in-flight slot until MHD reports them complete. */
-static char mark_counted, mark_counted_answered;
-static char mark_probe_request, mark_answered;
-/* Per-connection marker (socket context) of the self-probe. */
-static char mark_probe;
+/* Per-request states kept in MHD's *con_cls: counted (a client's request,
+ * not answered yet), the probe's, answered. Which request holds an
+ * in-flight slot is the connection's business (conn_t.slot). */
+static char mark_counted, mark_probe_request, mark_answered;
 static _Atomic int probe_fd = -1;
 /* Connections closed, any reason: the servers' own progress marker, for
  * when a probe cannot get in because every connection slot is taken. */
 static _Atomic uint64_t connections_closed;
 
-void server_set_max_requests(unsigned n) { atomic_store(&max_requests, n); }
+void server_set_max_requests(unsigned n) { slots_set_limit(n); }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -77,6 +90,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply_t *rep, bool c
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     if (rep->vary)
         MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (rep->csp)
+        MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP);
     for (size_t i = 0; i < n_extra_headers; i++)
         MHD_add_response_header(r, extra_headers[i].name, extra_headers[i].value);
     enum MHD_Result ret = challenge ? MHD_queue_basic_auth_fail_response(c, REALM, r)
@@ -88,10 +103,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply_t *rep, bool c
     return ret;
 }
 
-static bool is_probe(struct MHD_Connection *c)
+static conn_t *conn_of(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci && ci->socket_context == &mark_probe;
+    return ci ? ci->socket_context : NULL;
 }
 
 static bool authorized(struct MHD_Connection *c)
@@ -119,6 +134,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, const char *url, const c
 {
     reply_t rep;
     if (count && !authorized(c)) {
+        http_stats_refused(REFUSED_UNAUTHORIZED);
         reply_text(&rep, 401, "401 unauthorized\n");
         return send_reply(c, &rep, true, true);
     }
@@ -148,14 +164,26 @@ static bool announces_body(struct MHD_Connection *c)
            (cl && strspn(cl, "0") != strlen(cl));
 }
 
-/* First call (headers in): take an in-flight slot or answer 503. Requests
- * without a body are answered on the second call, which lets MHD keep the
- * connection alive. */
+static enum MHD_Result refuse_busy(struct MHD_Connection *c, int cls)
+{
+    unsigned limit = slots_limit(cls);
+    char msg[96];
+    snprintf(msg, sizeof msg, "Limit of concurrent requests reached (%u), try again later.\n", limit);
+    reply_t rep;
+    reply_text(&rep, 503, msg);
+    http_stats_refused(REFUSED_MAX_REQUESTS);
+    return send_reply(c, &rep, false, true);
+}
+
+/* First call (headers in): the request is complete, so its connection is
+ * being answered from now on; take an in-flight slot or answer 503.
+ * Requests without a body are answered on the second call, which lets MHD
+ * keep the connection alive. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
 {
-    (void)cls;
+    server_t *sv = cls;
     (void)version;
     (void)upload_data;
     if (*con_cls == &mark_answered) {   /* refused early: drop the body */
@@ -164,67 +192,131 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (*con_cls) {
         bool counted = *con_cls == &mark_counted;
-        *con_cls = counted ? (void *)&mark_counted_answered : (void *)&mark_answered;
+        *con_cls = &mark_answered;
         return answer(c, url, method, counted);
     }
-    if (is_probe(c)) {
+    conn_t *cn = conn_of(c);
+    if (cn && cn->probe) {
         *con_cls = &mark_probe_request;
+        conntab_answering(&sv->conns, cn, -1, conn_now_ms());
         return MHD_YES;
     }
-    unsigned limit = atomic_load(&max_requests);
-    int now = http_stats_inflight_add(1);
-    if (limit && (unsigned)now > limit) {
-        http_stats_inflight_add(-1);
+    int kind = slots_class(url, routes.telemetry_path);
+    bool slot = slots_take(kind, tables, atomic_load(&n_servers), conn_now_ms());
+    if (cn)
+        conntab_answering(&sv->conns, cn, slot ? kind : -1, conn_now_ms());
+    else if (slot)
+        slots_release(kind, false);     /* untracked: nothing would give it back */
+    if (!slot) {
         *con_cls = &mark_answered;
-        char msg[96];
-        snprintf(msg, sizeof msg, "Limit of concurrent requests reached (%u), try again later.\n", limit);
-        reply_t rep;
-        reply_text(&rep, 503, msg);
-        return send_reply(c, &rep, false, true);
+        return refuse_busy(c, kind);
     }
     *con_cls = &mark_counted;
     if (!announces_body(c))
         return MHD_YES;
-    *con_cls = &mark_counted_answered;
+    *con_cls = &mark_answered;
+    http_stats_refused(REFUSED_BODY);
     return answer(c, url, method, true);
+}
+
+/* The request line of a request has come (its header may not have): a
+ * connection that was idle starts its header deadline now. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    server_t *sv = cls;
+    (void)uri;
+    conn_t *cn = conn_of(c);
+    if (cn)
+        conntab_request_line(&sv->conns, cn, conn_now_ms());
+    return NULL;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
-    (void)toe;
-    if (*con_cls == &mark_counted || *con_cls == &mark_counted_answered)
-        http_stats_inflight_add(-1);
+    server_t *sv = cls;
+    conn_t *cn = conn_of(c);
+    bool error = toe == MHD_REQUEST_TERMINATED_WITH_ERROR || toe == MHD_REQUEST_TERMINATED_READ_ERROR ||
+                 toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED;
+    bool was_parked = false;
+    if (cn)
+        slots_release(conntab_done(&sv->conns, cn, error, conn_now_ms(), &was_parked), was_parked);
     *con_cls = NULL;
 }
 
-/* A new connection. Its send buffer is capped, so a client that stops
- * reading holds its request (and in-flight slot) until the connection
- * timeout instead of parking megabytes in the kernel. The probe's
+static void shut_now(int fd)
+{
+    struct linger lg = { 1, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    shutdown(fd, SHUT_RDWR);
+}
+
+/* A new connection: tracked (conntrack.h), or refused when the listener is
+ * full of connections being answered. Its send buffer is capped, so a
+ * client that stops reading parks little in the kernel. The probe's
  * connection is marked: the first connection that starts on the armed
  * descriptor takes the mark, and only that one. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
-    (void)cls;
-    if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+    server_t *sv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         atomic_fetch_add_explicit(&connections_closed, 1, memory_order_relaxed);
+        conn_t *cn = *socket_context;
+        *socket_context = NULL;
+        bool probe = cn && cn->probe, was_parked = false;
+        int slot = -1;
+        int why = cn ? conntab_close(&sv->conns, cn, atomic_load(&stopping), &slot, &was_parked)
+                     : CLOSE_REFUSED;
+        slots_release(slot, was_parked);
+        if (!probe)
+            http_stats_conn_closed(why);
+        return;
+    }
     if (code != MHD_CONNECTION_NOTIFY_STARTED)
         return;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     int fd = ci ? ci->connect_fd : -1;
     int sndbuf = SEND_BUFFER_BYTES;
-    if (fd >= 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    if (fd >= 0 && atomic_compare_exchange_strong(&probe_fd, &fd, -1))
-        *socket_context = &mark_probe;
+    if (fd < 0)
+        return;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    int expect = fd;
+    bool probe = atomic_compare_exchange_strong(&probe_fd, &expect, -1);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        sl = 0;
+    if (!probe)
+        http_stats_conn_opened();
+    *socket_context = conntab_open(&sv->conns, fd, &ss, sl, probe, conn_now_ms());
+    if (!*socket_context)
+        shut_now(fd);
 }
 
 /* ---- starting and stopping -------------------------------------------------------- */
 
-static struct MHD_Daemon *start_one(const server_settings_t *s, int fd)
+/* libmicrohttpd's own limits sit above poold's: its connection limit
+ * leaves room for connections already shut but not yet closed (past it,
+ * it stops accepting and the kernel queues newcomers), and its inactivity
+ * timeout only backs up the deadlines, which come first. */
+static unsigned mhd_connection_limit(unsigned max_connections)
+{
+    return max_connections + max_connections / 4 + 8;
+}
+
+static unsigned backstop_seconds(const server_settings_t *s)
+{
+    int64_t ms = s->header_timeout_ms;
+    if (s->idle_timeout_ms > ms)
+        ms = s->idle_timeout_ms;
+    if (s->write_timeout_ms > ms)
+        ms = s->write_timeout_ms;
+    return (unsigned)(ms / 1000 + 5);
+}
+
+static struct MHD_Daemon *start_one(const server_settings_t *s, server_t *sv, int fd,
+                                    unsigned max_connections)
 {
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     const webconfig_t *w = s->web;
@@ -237,19 +329,60 @@ static struct MHD_Daemon *start_one(const server_settings_t *s, int fd)
     bool use_tls = w && w->tls;
     if (use_tls)
         flags |= MHD_USE_TLS;
+    conn_limits_t lim = {
+        .max_connections = max_connections,
+        .max_per_address = s->max_connections_per_ip,
+        .header_ms = s->header_timeout_ms,
+        .idle_ms = s->idle_timeout_ms,
+        .write_ms = s->write_timeout_ms,
+    };
+    unsigned hard = mhd_connection_limit(max_connections);
+    if (conntab_init(&sv->conns, &lim, hard + 2) != 0)   /* + the probe */
+        return NULL;
     /* The logger goes first so MHD's early messages use it too. The port is
      * 0 because the socket is already bound. */
-    return MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, NULL,
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, sv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-        MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_connections_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_seconds,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, hard,
+        MHD_OPTION_CONNECTION_TIMEOUT, backstop_seconds(s),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, sv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, sv,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, sv,
         MHD_OPTION_ARRAY, use_tls ? tls : &tls[3],
         MHD_OPTION_END);
+    if (!d)
+        conntab_destroy(&sv->conns);
+    return d;
+}
+
+/* Every connection is a descriptor: the soft limit goes up to the hard
+ * one (as Go does for its servers), and when even that cannot hold every
+ * listener's connections, the connection limit shrinks to fit (logged). */
+static unsigned fit_descriptors(unsigned max_connections, size_t n_listeners)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return max_connections;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = { rl.rlim_max, rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    rlim_t per = rl.rlim_cur > SPARE_FDS ? (rl.rlim_cur - SPARE_FDS) / n_listeners : 1;
+    unsigned fit = max_connections;
+    while (fit > 1 && mhd_connection_limit(fit) > per)
+        fit--;
+    if (fit < max_connections) {
+        char want[16], got[16], lim[24];
+        snprintf(want, sizeof want, "%u", max_connections);
+        snprintf(got, sizeof got, "%u", fit);
+        snprintf(lim, sizeof lim, "%llu", (unsigned long long)rl.rlim_cur);
+        log_warn("too few descriptors for --web.max-connections; lowered", "wanted", want,
+                 "max_connections", got, "fd_limit", lim);
+    }
+    return fit;
 }
 
 static void copy_headers(const webconfig_t *w)
@@ -268,11 +401,14 @@ int server_start(const server_settings_t *s, char *err, size_t errlen)
         snprintf(err, errlen, "TLS was configured but libmicrohttpd was built without it");
         goto fail;
     }
+    atomic_store(&stopping, false);
     routes.telemetry_path = strdup(s->telemetry_path);
     copy_headers(s->web);
+    unsigned max_connections = fit_descriptors(s->max_connections, s->n_fds ? s->n_fds : 1);
     for (size_t i = 0; i < s->n_fds; i++) {
-        struct MHD_Daemon *d = start_one(s, s->fds[i]);
-        if (!d) {
+        server_t *sv = &servers[n_servers];
+        sv->mhd = start_one(s, sv, s->fds[i], max_connections);
+        if (!sv->mhd) {
             char where[128];
             listen_describe(s->fds[i], where, sizeof where);
             snprintf(err, errlen, "cannot start the HTTP server on %s (%s)", where,
@@ -282,8 +418,14 @@ int server_start(const server_settings_t *s, char *err, size_t errlen)
             server_stop();
             return -1;
         }
-        daemon_tls[n_daemons] = s->web && s->web->tls;
-        daemons[n_daemons++] = d;
+        sv->tls = s->web && s->web->tls;
+        tables[n_servers] = &sv->conns;
+        n_servers++;
+    }
+    if (reaper_start(tables, atomic_load(&n_servers)) != 0) {
+        snprintf(err, errlen, "cannot start the connection reaper thread");
+        server_stop();
+        return -1;
     }
     return 0;
 fail:
@@ -294,9 +436,16 @@ fail:
 
 void server_stop(void)
 {
-    for (size_t i = 0; i < n_daemons; i++)
-        MHD_stop_daemon(daemons[i]);   /* closes the listening socket too */
-    n_daemons = 0;
+    atomic_store(&stopping, true);
+    reaper_stop();
+    size_t n = atomic_load(&n_servers);
+    /* Every polling thread stops before any table goes: they look into
+     * each other's. */
+    for (size_t i = 0; i < n; i++)
+        MHD_stop_daemon(servers[i].mhd);   /* closes the listening socket too */
+    for (size_t i = 0; i < n; i++)
+        conntab_destroy(&servers[i].conns);
+    atomic_store(&n_servers, 0);
     for (size_t i = 0; i < n_extra_headers; i++) {
         free(extra_headers[i].name);
         free(extra_headers[i].value);
@@ -356,9 +505,9 @@ bool server_probe(int timeout_ms)
     static uint64_t closed_before;
     uint64_t closed = atomic_load(&connections_closed);
     bool ok = true;
-    for (size_t i = 0; i < n_daemons; i++) {
+    for (size_t i = 0; i < n_servers; i++) {
         bool refused = false;
-        if (!probe_one(daemons[i], daemon_tls[i], timeout_ms, &refused))
+        if (!probe_one(servers[i].mhd, servers[i].tls, timeout_ms, &refused))
             ok &= refused && closed != closed_before;
     }
     closed_before = closed;

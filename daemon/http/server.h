@@ -1,6 +1,7 @@
 /* The HTTP server: one libmicrohttpd daemon (an internal epoll thread) per
- * listening socket, answering through routes.c, with the limits, the
- * in-flight cap, basic authentication and TLS on top. */
+ * listening socket, answering through routes.c, with the connection policy
+ * of conntrack.h (deadlines, making room), the in-flight cap, basic
+ * authentication and TLS on top. */
 #ifndef POOLD_SERVER_H
 #define POOLD_SERVER_H
 
@@ -8,13 +9,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct server_settings {
     const int        *fds;            /* listening sockets; the server owns them */
     size_t            n_fds;
     const char       *telemetry_path;
     unsigned          max_connections, max_connections_per_ip;
-    unsigned          timeout_seconds;
+    int64_t           header_timeout_ms, idle_timeout_ms, write_timeout_ms;
     const webconfig_t *web;           /* TLS and extra headers */
 } server_settings_t;
 

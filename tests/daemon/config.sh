@@ -18,7 +18,8 @@ run_bad() {
 out=$("$POOLD" --help); status=$?
 ok $([[ $status -eq 0 && $out == *--web.listen-address* && $out == *--workload.max-bytes* && $out == *--web.config.file* ]]; echo $?) \
   "--help exits 0 and lists the flags"
-for f in web.telemetry-path web.systemd-socket web.max-requests log.level log.format workload workload.threads \
+for f in web.telemetry-path web.systemd-socket web.max-requests web.read-header-timeout web.idle-timeout \
+         web.write-timeout web.max-connections log.level log.format workload workload.threads \
          workload.rate config version; do
   ok $([[ $out == *"--$f"* ]]; echo $?) "--help lists --$f"
 done
@@ -41,6 +42,7 @@ run_bad "bad log level" "--log.level: invalid value \"loud\"" --config="$C" --lo
 run_bad "bad log format" "--log.format: invalid value \"xml\"" --config="$C" --log.format=xml
 run_bad "bad bool" "--web.systemd-socket: invalid value \"maybe\"" --config="$C" --web.systemd-socket=maybe
 run_bad "duration without unit" "--web.connection-timeout: invalid value \"10\"" --config="$C" --web.connection-timeout=10
+run_bad "header deadline below its minimum" "--web.read-header-timeout: invalid value \"50ms\": expected a duration such as 10s or 1m30s, at least 100ms" --config="$C" --web.read-header-timeout=50ms
 run_bad "relative telemetry path" "--web.telemetry-path: invalid value \"metrics\"" --config="$C" --web.telemetry-path=metrics
 run_bad "missing value" "--workload.rate: missing value" --config="$C" --workload.rate
 run_bad "--no- on a non-boolean" "unknown flag --no-workload" --config="$C" --no-workload

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # daemon-hostile: garbage, huge and slow requests, bodies, too many clients;
-# after each, a normal scrape must still be answered.
+# after each, a normal scrape must still be answered. Then the slow-client
+# attacks (tests/daemon/attack.py), each with a scraper beside it that must
+# get a 200 within a second every time, and poold's descriptors and memory
+# checked before, during and after.
 cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
 source tests/daemon/lib.sh
 RAW=tests/daemon/rawhttp.py
 
 start_poold --workload=fragmenter --workload.rate=0 --workload.max-bytes=96MiB \
-  --web.connection-timeout=2s --web.max-connections-per-ip=8 --web.max-requests=1
-ok $? "poold starts (timeout 2s, 8 connections per IP, 1 request in flight)" || { done_testing; exit 1; }
+  --web.read-header-timeout=2s --web.idle-timeout=2s --web.max-connections-per-ip=8 --web.max-requests=1
+ok $? "poold starts (header and idle timeouts 2s, 8 connections per IP, 1 request in flight)" || { done_testing; exit 1; }
 HOSTPORT=${POOLD_URL#http://}; H=${HOSTPORT%:*}; P=${HOSTPORT##*:}
 still_serves() { ok $([[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$POOLD_URL/metrics") == 200 ]]; echo $?) "$1: a scrape is still answered"; }
 
@@ -41,15 +44,21 @@ ok $([[ $c == 405 ]]; echo $?) "an 8 MiB POST is refused with 405 ($c)"
 still_serves "after bodies"
 
 # ---- slow clients holding connections ------------------------------------------------
-# From another loopback address, so the per-IP limit bites them, not the scraper.
-python3 $RAW hold 127.0.0.2 "$P" 127.0.0.2 20 1 >/dev/null &
+# Loopback clients all share their address: the per-IP limit (8) must not
+# apply to them, or 8 of them would lock out the scraper.
+python3 $RAW hold 127.0.0.1 "$P" 127.0.0.1 20 1 >/dev/null &
 holder=$!
 sleep 0.5
-still_serves "while 20 slow clients from 127.0.0.2 hold connections"
+still_serves "while 20 slow clients from 127.0.0.1 hold connections (over the per-IP limit of 8)"
 wait $holder
 closed=$(python3 $RAW hold "$H" "$P" 127.0.0.2 4 15)
-ok $([[ $closed -eq 4 ]]; echo $?) "idle half-requests are closed by the connection timeout ($closed of 4)"
+ok $([[ $closed -eq 4 ]]; echo $?) "half-requests are closed by the header deadline ($closed of 4)"
 still_serves "after the slow clients"
+i0=$(scrape | metric 'poold_http_connections_closed_total{reason="idle_timeout"}')
+st=$(python3 $RAW keepalive "$H" "$P" 10)
+ok $([[ $st == closed ]]; echo $?) "an idle keep-alive connection is closed at the idle deadline ($st)"
+ok $([[ $(scrape | metric 'poold_http_connections_closed_total{reason="idle_timeout"}') -gt $i0 ]]; echo $?) \
+  "and counted (reason idle_timeout)"
 
 # ---- too many requests in flight: 503 ----------------------------------------------------
 # An arena is about 3 KB of /stats/arenas JSON: 64 of them overflow the
@@ -60,23 +69,36 @@ n503=$(scrape | metric 'poold_http_requests_total{code="503"}')
 python3 $RAW stall-read "$H" "$P" "/stats/arenas?limit=64" 3 > "$TEST_TMP/stall" &
 stall=$!
 wait_for "grep -q sent '$TEST_TMP/stall'" 5; sleep 0.3
-c=$(curl -s -o "$TEST_TMP/503" -w '%{http_code}' --max-time 5 "$POOLD_URL/metrics")
-ok $([[ $c == 503 ]]; echo $?) "with one request stuck on a slow reader and --web.max-requests=1, the next gets 503 ($c, $arenas arenas)"
+# Pages other than /metrics share max(1, max-requests/8) slots; the stuck
+# answer is younger than the second after which it would give its slot up.
+c=$(curl -s -o "$TEST_TMP/503" -w '%{http_code}' --max-time 5 "$POOLD_URL/stats")
+ok $([[ $c == 503 ]]; echo $?) "with one page stuck on a slow reader and --web.max-requests=1, the next page gets 503 ($c, $arenas arenas)"
 ok $(grep -q 'Limit of concurrent requests reached (1)' "$TEST_TMP/503"; echo $?) "the 503 says why"
+c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$POOLD_URL/metrics")
+ok $([[ $c == 200 ]]; echo $?) "a scrape meanwhile gets 200: /metrics has slots of its own ($c)"
 wait $stall
 ok $(grep -q ' 200 ' "$TEST_TMP/stall"; echo $?) "the slow reader gets its 200 in the end"
 still_serves "once the slow reader is done"
 ok $([[ $(scrape | metric 'poold_http_requests_total{code="503"}') -gt $n503 ]]; echo $?) "503s are counted"
 
 # ---- the connection limit ------------------------------------------------------------------
-start_poold --workload=idle --web.connection-timeout=2s --web.max-connections=4
+start_poold --workload=idle --web.max-connections=4 --web.connection-timeout=1s
 HOSTPORT=${POOLD_URL#http://}; P=${HOSTPORT##*:}
-python3 $RAW hold 127.0.0.2 "$P" 127.0.0.2 4 1 >/dev/null &
+fd0=$(ls /proc/$POOLD_PID/fd | wc -l)
+python3 $RAW hold 127.0.0.1 "$P" 127.0.0.2 4 3 >/dev/null &
 holder=$!
-sleep 0.3
+wait_for "(( \$(ls /proc/$POOLD_PID/fd | wc -l) >= fd0 + 4 ))" 10
 c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 15 "$POOLD_URL/metrics")
-ok $([[ $c == 200 ]]; echo $?) "with the connection limit full of idle clients, a scrape is answered once the timeout frees a slot ($c)"
+ok $([[ $c == 200 ]]; echo $?) "with the connection limit full of half-sent requests, a scrape is answered ($c)"
+ok $([[ $(scrape | metric 'poold_http_connections_closed_total{reason="evicted"}') -ge 1 ]]; echo $?) \
+  "the oldest half-sent request made room for it (closed, reason evicted)"
 wait $holder
+i0=$(scrape | metric 'poold_http_connections_closed_total{reason="idle_timeout"}')
+st=$(python3 $RAW keepalive "$H" "$P" 10)
+ok $([[ $st == closed && $(scrape | metric 'poold_http_connections_closed_total{reason="idle_timeout"}') -gt $i0 ]]; echo $?) \
+  "the deprecated --web.connection-timeout=1s still sets the idle timeout ($st)"
 ok $(kill -0 "$POOLD_PID"; echo $?) "poold is still running"
 stop_poold; ok $? "SIGTERM exits 0 after all that"
+
+source tests/daemon/slow_clients.sh
 done_testing

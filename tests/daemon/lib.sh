@@ -3,6 +3,8 @@
 #                            read back from its log) and waits until it is
 #                            ready; sets POOLD_PID, POOLD_URL, POOLD_LOG
 #   stop_poold               SIGTERM, wait; returns the exit status
+#   workload_rate SECS       the workload's operations per second over SECS
+#                            (allocs + frees, from two scrapes)
 #   om_to_text               OpenMetrics on stdin -> text 0.0.4 headers, for promtool
 #   check_expositions [WHAT] /metrics in both formats through promtool and
 #                            Prometheus's OpenMetrics parser (3 TAP lines;
@@ -95,4 +97,14 @@ check_expositions() {
   rm -rf "$TEST_TMP/blocks"
   out=$(promtool tsdb create-blocks-from openmetrics "$TEST_TMP/om.ts" "$TEST_TMP/blocks" 2>&1)
   ok $? "Prometheus's OpenMetrics parser reads the OpenMetrics exposition$what" || diag "$out"
+}
+
+workload_rate() {
+  local a1 f1 a2 f2 t1 t2 s
+  s=$(scrape); t1=$(date +%s%N)
+  a1=$(metric 'poold_workload_operations_total{op="alloc"}' <<<"$s"); f1=$(metric 'poold_workload_operations_total{op="free"}' <<<"$s")
+  sleep "$1"
+  s=$(scrape); t2=$(date +%s%N)
+  a2=$(metric 'poold_workload_operations_total{op="alloc"}' <<<"$s"); f2=$(metric 'poold_workload_operations_total{op="free"}' <<<"$s")
+  awk -v o=$(( (a2 - a1) + (f2 - f1) )) -v t=$(( t2 - t1 )) 'BEGIN { printf "%.0f", o / (t / 1e9) }'
 }

@@ -27,21 +27,12 @@ if command -v wrk >/dev/null; then
   echo "== wrk, 1 connection, 5 s (keep-alive)"
   wrk -t1 -c1 -d5s --latency "$U/metrics" | grep -E 'Latency|50%|99%|Requests/sec'
 fi
-rate() {  # ops per second of the workload over $1 seconds
-  local a1 f1 a2 f2 t1 t2 s
-  s=$(curl -s "$U/metrics"); t1=$(date +%s%N)
-  a1=$(metric 'poold_workload_operations_total{op="alloc"}' <<<"$s"); f1=$(metric 'poold_workload_operations_total{op="free"}' <<<"$s")
-  sleep "$1"
-  s=$(curl -s "$U/metrics"); t2=$(date +%s%N)
-  a2=$(metric 'poold_workload_operations_total{op="alloc"}' <<<"$s"); f2=$(metric 'poold_workload_operations_total{op="free"}' <<<"$s")
-  awk -v o=$(( (a2 - a1) + (f2 - f1) )) -v t=$(( t2 - t1 )) 'BEGIN { printf "%.0f", o / (t / 1e9) }'
-}
 scraper() { while :; do curl -s -o /dev/null -H 'Accept-Encoding: gzip' "$U/metrics"; sleep 0.1; done; }
 echo "== workload throughput, ${WIN}s windows, alternating (ops/s)"
 for round in $(seq 1 "${ROUNDS:-3}"); do
-  off=$(rate "$WIN")
+  off=$(workload_rate "$WIN")
   scraper & sp=$!
-  on=$(rate "$WIN")
+  on=$(workload_rate "$WIN")
   kill $sp; wait $sp 2>/dev/null
   echo "round $round: without scraper $off   with scraper (10/s) $on"
 done

@@ -8,6 +8,8 @@
   rawhttp.py hold HOST PORT SRC N SECS  open N connections from SRC that send half a
                                         request and stall; print how many the server
                                         closed within SECS
+  rawhttp.py keepalive HOST PORT SECS  one request, read the answer, then stay idle; print
+                                        "closed" if the server closed it within SECS, else "open"
   rawhttp.py stall-read HOST PORT PATH SECS
                                         request PATH, read nothing for SECS, then read all;
                                         print the status line
@@ -77,6 +79,21 @@ def hold(host, port, src, n, secs):
     print(len(closed))
 
 
+def keepalive(host, port, secs):
+    s = connect(host, port)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    status = status_of(s)
+    s.settimeout(float(secs))
+    try:
+        while s.recv(4096):
+            pass
+        print("closed" if status.startswith("HTTP/1.1 ") else status)
+    except socket.timeout:
+        print("open")
+    except OSError:
+        print("closed")
+
+
 def stall_read(host, port, path, secs):
     s = connect(host, port, rcvbuf=2048)
     s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
@@ -98,6 +115,8 @@ def main():
         send(host, port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + hdrs + b"\r\n")
     elif cmd == "hold":
         hold(host, port, rest[0], rest[1], rest[2])
+    elif cmd == "keepalive":
+        keepalive(host, port, rest[0])
     elif cmd == "stall-read":
         stall_read(host, port, rest[0], rest[1])
 

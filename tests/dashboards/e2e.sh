@@ -64,6 +64,15 @@ for i in range(100000):
 time.sleep(3600)' &
   exporter=$!
 fi
+# ... and one on CPython's own pymalloc, exporting it with poold_pymalloc
+pyexporter=
+if [[ -n $exporter ]] && ls "$BUILD"/python/poold_pymalloc/_native*.so >/dev/null 2>&1; then
+  printf 'import time\nx = [{"i": i, "s": str(i) * (i %% 30)} for i in range(200000)]\ntime.sleep(3600)\n' \
+    > "$tmp/pymalloc_prog.py"
+  PYTHONPATH=$PWD/$BUILD/python /usr/bin/python3 -m poold_pymalloc --dir "$tmp/shm" --interval 0.5 \
+    "$tmp/pymalloc_prog.py" &
+  pyexporter=$!
+fi
 
 # ---- poold ------------------------------------------------------------------
 # A port found free can be taken before poold binds it: try a few.
@@ -73,18 +82,24 @@ for attempt in 1 2 3; do
   "$POOLD" --web.listen-address="127.0.0.1:$pport" --workload=fragmenter \
     --workload.threads=2 --workload.max-bytes=$((64 << 20)) \
     --collector.processes --collector.processes.dir="$tmp/shm" >"$tmp/poold.log" 2>&1 &
-  pids=($! $exporter)
+  pids=($! $exporter $pyexporter)
   wait_http "http://127.0.0.1:$pport/metrics" 20 "${pids[0]}" && { served=0; break; }
   kill "${pids[0]}" 2>/dev/null; wait "${pids[0]}" 2>/dev/null
 done
 pids=("${pids[0]}")
 [[ -n $exporter ]] && pids+=("$exporter")
+[[ -n $pyexporter ]] && pids+=("$pyexporter")
 if [[ -n $exporter ]] && wait_http "http://127.0.0.1:$pport/metrics" 1 "${pids[0]}" &&
    for i in $(seq 1 50); do curl -s "http://127.0.0.1:$pport/metrics" | grep -q "^poold_process_info{pid=\"$exporter\"" && break; sleep 0.2; done; then
   curl -s "http://127.0.0.1:$pport/metrics" | grep -q "^poold_process_info{pid=\"$exporter\""
   ok $? "poold exports python3 ($exporter), running on the shim with POOLMALLOC_EXPORT"
 else
   skip "a process on the shim for the processes dashboard" "the shim is missing or built with a sanitizer, or no /usr/bin/python3"
+fi
+if [[ -n $pyexporter ]]; then
+  for i in $(seq 1 50); do curl -s "http://127.0.0.1:$pport/metrics" | grep -q "^poold_process_info{pid=\"$pyexporter\".*allocator=\"pymalloc\"" && break; sleep 0.2; done
+  curl -s "http://127.0.0.1:$pport/metrics" | grep -q "^poold_process_info{pid=\"$pyexporter\".*allocator=\"pymalloc\""
+  ok $? "poold exports python3 ($pyexporter) on CPython's pymalloc, through poold_pymalloc"
 fi
 ok $served "poold serves /metrics on 127.0.0.1:$pport (--workload=fragmenter)"
 if [[ $served -ne 0 ]]; then
@@ -124,7 +139,7 @@ fi
 
 # ---- every panel query and every rule ---------------------------------------
 python3 tests/dashboards/e2e_queries.py "http://127.0.0.1:$qport" \
-  "http://127.0.0.1:$pport" "$job" "127.0.0.1:$pport" ${exporter:+python3 "$exporter"} >"$tmp/queries.out" 2>&1
+  "http://127.0.0.1:$pport" "$job" "127.0.0.1:$pport" ${exporter:+python3 "$exporter"} ${pyexporter:+python3 "$pyexporter"} >"$tmp/queries.out" 2>&1
 status=$?
 while IFS=$'\t' read -r verdict what details; do
   case "$verdict" in

@@ -159,6 +159,36 @@ def check_panels(prom, job, instance, process):
     note("%d panel queries run" % total)
 
 
+# Families a process on CPython's pymalloc has no samples in: pymalloc keeps
+# no operation counters, thread heaps, purges or large-block figures.
+PYMALLOC_ABSENT = ("poold_process_operations_total", "poold_process_thread_heaps",
+                   "poold_process_purged_bytes_total", "poold_process_large_")
+
+
+def check_pymalloc_panels(prom, job, instance, process):
+    """The Processes dashboard with a pymalloc process selected: every panel has
+    its data, except those of figures pymalloc does not keep, which stay empty."""
+    chosen = {"job": grafana_regex_escape(job), "instance": grafana_regex_escape(instance),
+              "__rate_interval": RATE_INTERVAL, "__interval": "1s", "__range": "1m",
+              "comm": grafana_regex_escape(process[0]), "pid": grafana_regex_escape(process[1])}
+    now = time.time()
+    for path in dashlib.dashboard_files():
+        dash = dashlib.load(path)
+        if "pid" not in {v.get("name") for v in dash.get("templating", {}).get("list", [])}:
+            continue
+        for panel, t in dashlib.queries(dash):
+            expr = dashlib.substitute(t["expr"], chosen)
+            if "poold_process_" not in expr or "segments_skipped" in expr:
+                continue
+            ok, why = judge(prom.query(expr, now))
+            what = "%s / %s / %s, pymalloc process" % (dash["uid"], panel["title"], t["refId"])
+            if any(f in expr for f in PYMALLOC_ABSENT):
+                rows = prom.query(expr, now).get("data", {}).get("result", [])
+                report(not rows, what + " has no data (pymalloc keeps none)", [expr])
+            else:
+                report(ok, what + " returns data", ["%s: %s" % (why, expr)])
+
+
 def check_class_order(prom, job, instance):
     """The by-class panels rely on Prometheus sorting series by the padded
     class label, so bars and heatmap rows come out in size order."""
@@ -221,6 +251,7 @@ def check_contract(poold_url):
 def main():
     prom_url, poold_url, job, instance = sys.argv[1:5]
     process = tuple(sys.argv[5:7]) if len(sys.argv) >= 7 else None
+    pymalloc = tuple(sys.argv[7:9]) if len(sys.argv) >= 9 else None
     prom = Prom(prom_url)
     ok, why = wait_for_data(prom, job, instance, time.time() + 90)
     if not report(ok, "Prometheus scraped poold for %d s" % SCRAPES_WANTED, [why]):
@@ -230,6 +261,9 @@ def main():
     if process:
         check_process_variables(prom, job, instance, *process)
     check_panels(prom, job, instance, process)
+    if pymalloc:
+        check_process_variables(prom, job, instance, *pymalloc)
+        check_pymalloc_panels(prom, job, instance, pymalloc)
     check_class_order(prom, job, instance)
     check_breakdown(prom, job, instance)
     check_contract(poold_url)

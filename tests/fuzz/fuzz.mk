@@ -4,6 +4,7 @@
 # with its own object:
 #   alloc           the allocator
 #   trace           the trace and segment readers
+#   pymalloc        poold_pymalloc's report parser, and the readers
 #   everything else the daemon's objects (not main.c), the allocator, the readers
 # all compiled again with clang's fuzzer instrumentation and ASan/UBSan.
 FUZZ_CC     ?= clang
@@ -18,10 +19,14 @@ FUZZ_ALLOC_OBJ   := $(ALLOC_SRC:allocator/src/%.c=$(FUZZ_BUILD)/obj/alloc/%.o)
 FUZZ_READERS_OBJ := $(READERS_SRC:allocator/%.c=$(FUZZ_BUILD)/obj/readers/%.o)
 FUZZ_DAEMON_OBJ  := $(filter-out $(FUZZ_BUILD)/obj/daemon/main.o, \
                       $(DAEMON_SRC:daemon/%.c=$(FUZZ_BUILD)/obj/daemon/%.o))
-FUZZ_DAEMON_BINS := $(filter-out $(FUZZ_BUILD)/fuzz_alloc $(FUZZ_BUILD)/fuzz_trace,$(FUZZ_BINS))
+FUZZ_DAEMON_BINS := $(filter-out $(FUZZ_BUILD)/fuzz_alloc $(FUZZ_BUILD)/fuzz_trace \
+                      $(FUZZ_BUILD)/fuzz_pymalloc,$(FUZZ_BINS))
+FUZZ_PYMALLOC_OBJ := $(FUZZ_BUILD)/obj/python/figures_parse.o $(FUZZ_BUILD)/obj/python/stats_fill.o
 
 $(FUZZ_BUILD)/fuzz_alloc: $(FUZZ_ALLOC_OBJ)
 $(FUZZ_BUILD)/fuzz_trace: $(FUZZ_READERS_OBJ)
+$(FUZZ_BUILD)/fuzz_pymalloc: $(FUZZ_PYMALLOC_OBJ) $(FUZZ_READERS_OBJ)
+$(FUZZ_BUILD)/obj/fuzz_pymalloc.o: FUZZ_CFLAGS += -Ipython/pymalloc -Iallocator/export
 $(FUZZ_DAEMON_BINS): $(FUZZ_DAEMON_OBJ) $(FUZZ_ALLOC_OBJ) $(FUZZ_READERS_OBJ)
 $(FUZZ_DAEMON_BINS): FUZZ_LIBS := $(DAEMON_LIBS)
 
@@ -39,6 +44,9 @@ $(FUZZ_BUILD)/obj/daemon/%.o: daemon/%.c
 $(FUZZ_BUILD)/obj/alloc/%.o: allocator/src/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(ALLOC_CFLAGS) $(FUZZ_SAN) -MMD -MP -c $< -o $@
+$(FUZZ_BUILD)/obj/python/%.o: python/pymalloc/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -MMD -MP -c $< -o $@
 $(FUZZ_BUILD)/obj/readers/%.o: allocator/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(READERS_CFLAGS) $(FUZZ_SAN) -MMD -MP -c $< -o $@

@@ -1,6 +1,6 @@
 /* libFuzzer target: request handling without the network. The input is
  * newline-separated fields: method, path, Accept, Accept-Encoding,
- * Content-Length, Transfer-Encoding, ?offset, ?limit (an empty field is an
+ * Content-Length, Transfer-Encoding, ?offset, ?limit, ?order (an empty field is an
  * absent header). Checks the invariants every reply must keep. */
 #include "http/negotiate.h"
 #include "http/routes.h"
@@ -11,12 +11,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { F_METHOD, F_PATH, F_ACCEPT, F_ENCODING, F_LENGTH, F_TRANSFER, F_OFFSET, F_LIMIT, F_COUNT };
+enum { F_METHOD, F_PATH, F_ACCEPT, F_ENCODING, F_LENGTH, F_TRANSFER, F_OFFSET, F_LIMIT, F_ORDER,
+       F_COUNT };
 
 static const char *query(void *ctx, const char *key)
 {
     char **f = ctx;
-    return strcmp(key, "offset") == 0 ? f[F_OFFSET] : strcmp(key, "limit") == 0 ? f[F_LIMIT] : NULL;
+    return strcmp(key, "offset") == 0 ? f[F_OFFSET] : strcmp(key, "limit") == 0 ? f[F_LIMIT]
+         : strcmp(key, "order") == 0 ? f[F_ORDER] : NULL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -5,7 +5,8 @@
  * decides), then the whole
  * scrape path runs: the collector's scan, /metrics in both formats and
  * /stats. The reader alone also reads it from a memfd. Whatever the bytes,
- * no crash, and whatever is exported passed export_stats_valid. */
+ * no crash, and whatever is exported passed export_stats_valid and
+ * export_map_valid. Versions 1 and 2 share the patched offsets. */
 #define _GNU_SOURCE
 #include "collectors/processes.h"
 #include "expose/metrics.h"
@@ -59,9 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     if (size && !(data[size - 1] & 1)) {   /* most inputs: alive and fresh */
-        patch_u(copy, size, offsetof(pool_export_segment_t, pid), (uint64_t)getpid(), 4);
-        patch_u(copy, size, offsetof(pool_export_segment_t, start_realtime_ns), now, 8);
-        patch_u(copy, size, offsetof(pool_export_segment_t, updated_realtime_ns), now, 8);
+        patch_u(copy, size, offsetof(pool_export_header_t, pid), (uint64_t)getpid(), 4);
+        patch_u(copy, size, offsetof(pool_export_header_t, start_realtime_ns), now, 8);
+        patch_u(copy, size, offsetof(pool_export_header_t, updated_realtime_ns), now, 8);
     }
     FILE *f = fopen(path, "wb");
     if (f) {
@@ -72,17 +73,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fd >= 0 && write(fd, copy, size) == (ssize_t)size) {
         export_snapshot_t snap;
         char why[160];
-        if (export_read_fd(fd, 0, &snap, why, sizeof why) == EXPORT_OK &&
-            !export_stats_valid(&snap.stats, why, sizeof why))
-            abort();
+        if (export_read_fd(fd, 0, true, &snap, why, sizeof why) == EXPORT_OK) {
+            if (!export_stats_valid(&snap.stats, snap.allocator, snap.has, why, sizeof why) ||
+                !export_map_valid(snap.map, snap.map_records, &snap.stats, snap.allocator, why,
+                                  sizeof why))
+                abort();
+            export_snapshot_free(&snap);
+        }
     }
     if (fd >= 0)
         close(fd);
     processes_view_t v;
-    processes_collect(&v);
+    processes_collect(&v, true);
     for (size_t i = 0; i < v.n; i++) {
+        const export_snapshot_t *p = &v.procs[i];
         char why[160];
-        if (!export_stats_valid(&v.procs[i].stats, why, sizeof why))
+        if (!export_stats_valid(&p->stats, p->allocator, p->has, why, sizeof why) ||
+            !export_map_valid(p->map, p->map_records, &p->stats, p->allocator, why, sizeof why))
             abort();
     }
     if (getenv("FUZZ_SEGMENT_SAY"))

@@ -65,8 +65,8 @@ ok $? "poold starts with --collector.processes" || { done_testing; exit 1; }
 # ---- the processes, labelled pid and comm ----------------------------------------------
 s=$(scrape)
 [[ $(metric poold_processes <<<"$s") == 2 ]]; ok $? "poold_processes 2"
-grep -qF "poold_process_info{pid=\"$P1\",comm=\"python3\"} 1" <<<"$s"; ok $? "poold_process_info{pid=\"$P1\",comm=\"python3\"} 1"
-grep -qF "poold_process_info{pid=\"$P2\",comm=\"q\\\"b\\\\s\"} 1" <<<"$s"
+grep -qF "poold_process_info{pid=\"$P1\",comm=\"python3\",allocator=\"poolalloc\"} 1" <<<"$s"; ok $? "poold_process_info{pid=\"$P1\",comm=\"python3\",allocator=\"poolalloc\"} 1"
+grep -qF "poold_process_info{pid=\"$P2\",comm=\"q\\\"b\\\\s\",allocator=\"poolalloc\"} 1" <<<"$s"
 ok $? "a comm with a quote and a backslash is escaped in the label (q\\\"b\\\\s)"
 n=$(grep -c "^poold_process_size_class_blocks{pid=\"$P1\",comm=\"python3\",size=\"[0-9]*\",state=\"\(allocated\|free\)\"} " <<<"$s")
 [[ $n -eq 136 ]]; ok $? "poold_process_size_class_blocks: 68 classes x 2 states for the process ($n)"
@@ -164,12 +164,95 @@ for r in $reasons; do
   b=$(metric "poold_process_segments_skipped_total{reason=\"$r\"}" <<<"$s")
   [[ $b -gt $a ]]; ok $? "skipped and counted: $r ($a -> $b)"
 done
-[[ $(metric poold_processes <<<"$s") == 1 ]] && grep -q "^poold_process_info{pid=\"$P4\",comm=\"python3\"} 1" <<<"$s"
+[[ $(metric poold_processes <<<"$s") == 1 ]] && grep -q "^poold_process_info{pid=\"$P4\",comm=\"python3\",allocator=\"poolalloc\"} 1" <<<"$s"
 ok $? "only the real process is exported among them"
 out=$(promtool check metrics <<<"$s" 2>&1); ok $([[ $? -eq 0 && -z $out ]]; echo $?) "promtool check metrics: still clean"
 kill -0 "$POOLD_PID"; ok $? "poold is still running"
 for i in $(seq 1 20); do cp "$TMP/template" "$D/poolmalloc.$P4.x" 2>/dev/null; head -c $((RANDOM % 3000)) /dev/urandom >"$D/poolmalloc.99999$((i % 9))"; scrape >/dev/null || break; done
 ok $? "20 scrapes while segments are rewritten with random bytes of random sizes"
+
+# Version 2's own, one at a time, each with the reason it must be counted under: the
+# file's size against its capacity, the map against the stats and against itself.
+cap=$(python3 -c 'import struct,sys; print(struct.unpack_from("<I", open(sys.argv[1],"rb").read(), 132)[0])' "$TMP/template")
+while read -r want what args; do
+  f=$D/poolmalloc.999930
+  # shellcheck disable=SC2086
+  $MKSEG "$TMP/template" "$f" pid=999930 $args
+  a=$(scrape | metric "poold_process_segments_skipped_total{reason=\"$want\"}")
+  b=$(scrape | metric "poold_process_segments_skipped_total{reason=\"$want\"}")
+  rm -f "$f"
+  [[ $b -gt $a ]]; ok $? "version 2, ${what//_/ }: skipped as $want"
+done <<EOF
+size      file_shorter_than_its_capacity      truncate=$((2576 + 400))
+map       more_records_than_room              records=$((cap + 1))
+map       map_of_more_arenas_than_the_stats   map_total=999
+map       a_pool_state_out_of_range           pool=0:3:9
+map       a_pool_with_more_used_than_blocks   pool=0:1:1:65535
+map       pool_0_not_the_header               pool=0:0:2
+version   an_unknown_allocator                allocator=7
+version   another_record_size                 record_size=399
+version   a_reserved_field_set                reserved=1
+inconsistent poolalloc_without_its_groups     has=0x20
+EOF
+
+# Version 1 (an older shim; the committed seed) and a pymalloc segment are read too. Their
+# interval is long, so they stay fresh through the checks below on a loaded machine.
+sleep 60 & S3=$!; sleep 60 & S4=$!; TEST_PIDS+=("$S3" "$S4")
+$MKSEG tests/fuzz/corpus/segment/python3 "$D/poolmalloc.$S3" pid="$S3" start=now updated=now interval=60000
+$MKSEG "$TMP/template" "$D/poolmalloc.$S4" pid="$S4" start=now updated=now interval=60000 pymalloc=1
+s=$(scrape)
+grep -q "^poold_process_info{pid=\"$S3\",comm=\"python3\",allocator=\"poolalloc\"} 1" <<<"$s"
+ok $? "a version 1 segment is still exported (allocator poolalloc)"
+grep -q "^poold_process_info{pid=\"$S4\",comm=\"python3\",allocator=\"pymalloc\"} 1" <<<"$s"
+ok $? "a pymalloc segment is exported, labelled allocator=pymalloc"
+grep -q "^poold_process_arenas{pid=\"$S4\"" <<<"$s" && ! grep -q "^poold_process_operations_total{pid=\"$S4\"" <<<"$s" &&
+  ! grep -q "^poold_process_large_bytes{pid=\"$S4\"" <<<"$s" && grep -q "^poold_process_operations_total{pid=\"$P4\"" <<<"$s"
+ok $? "... with no operation or large-block samples (pymalloc keeps none), while poolalloc's have them"
+# pymalloc's map lacks the arenas CPython made before its publisher loaded: a partial map is fine
+sleep 60 & S5=$!; TEST_PIDS+=("$S5")
+recs=$(python3 -c 'import struct,sys; print(struct.unpack_from("<I", open(sys.argv[1],"rb").read(), 136)[0])' "$TMP/template")
+$MKSEG "$TMP/template" "$D/poolmalloc.$S5" pid="$S5" start=now updated=now interval=60000 pymalloc=1 records=$((recs - 1))
+$MKSEG "$TMP/template" "$D/poolmalloc.999931" pid=999931 records=$((recs - 1))
+a=$(scrape | metric 'poold_process_segments_skipped_total{reason="map"}')
+s2=$(scrape)
+grep -q "^poold_process_info{pid=\"$S5\",comm=\"python3\",allocator=\"pymalloc\"} 1" <<<"$s2" &&
+  [[ $(metric 'poold_process_segments_skipped_total{reason="map"}' <<<"$s2") -gt $a ]]
+ok $? "a pymalloc map of fewer arenas than its stats is exported; the shim's is refused as map"
+rm -f "$D/poolmalloc.$S5" "$D/poolmalloc.999931"
+curl -sf "$POOLD_URL/stats" >"$TMP/stats.json"
+python3 - "$S3" "$S4" "$P4" "$TMP/stats.json" <<'PY'
+import json, sys
+v1, py, v2 = (int(x) for x in sys.argv[1:4])
+procs = {p["pid"]: p for p in json.load(open(sys.argv[4]))["processes"]}
+assert procs[v1]["segment_version"] == 1 and "map_arenas" not in procs[v1], procs[v1]
+assert procs[py]["allocator_name"] == "pymalloc" and procs[py]["allocator_version"] == "3.11.2"
+assert "operations" not in procs[py]["allocator"] and "large" not in procs[py]["allocator"]
+assert "allocations" not in procs[py]["allocator"]["size_classes"][0]
+assert procs[v2]["segment_version"] == 2
+assert procs[v2]["map_arenas"] == procs[v2]["allocator"]["arenas"]["current"]
+assert "operations" in procs[v2]["allocator"]
+PY
+ok $? "/stats: segment versions, allocator names, groups left out for pymalloc, the map's arenas"
+rm -f "$D/poolmalloc.$S3" "$D/poolmalloc.$S4"
+
+# A process outgrowing its segment's room for the map gets a larger file (renamed over the old).
+cat >"$TMP/big.py" <<'PY'
+import time
+x = [str(i) * 4 for i in range(2500000)]   # ~130 arenas of small strings
+time.sleep(60)
+PY
+on_shim /usr/bin/python3 "$TMP/big.py" & P6=$!
+TEST_PIDS+=("$P6")
+seg_field() { python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(); print(struct.unpack_from(sys.argv[2], d, int(sys.argv[3]))[0])' "$@"; }
+wait_for "[[ -e $D/poolmalloc.$P6 ]] && (( \$(seg_field $D/poolmalloc.$P6 '<Q' 144) > 100 ))" 20
+cap=$(seg_field "$D/poolmalloc.$P6" '<I' 132); rec=$(seg_field "$D/poolmalloc.$P6" '<I' 136)
+tot=$(seg_field "$D/poolmalloc.$P6" '<Q' 144); size=$(stat -c %s "$D/poolmalloc.$P6")
+[[ $cap -gt 64 && $rec -eq $tot && $size -eq $((2576 + cap * 400)) ]]
+ok $? "a process with $tot arenas: its segment grew to room for $cap records ($size bytes), the map complete"
+s=$(scrape)
+[[ $(metric "poold_process_arenas{pid=\"$P6\",comm=\"python3\"}" <<<"$s") -gt 100 ]]
+ok $? "... and it is exported"
+kill "$P6"
 
 # ---- the maximum -------------------------------------------------------------------------------------
 # Everything but the real process's segment (whose pid may start with 9 too).

@@ -1,23 +1,42 @@
 #!/usr/bin/env python3
 """Statistics segments for the collector's tests, made from a real one
-(format: allocator/export/export_format.h; only the fixed header and the
-first field of the statistics are touched).
+(format: allocator/export/export_format.h). Versions 1 and 2 share the
+header up to `updates`; the version 2 fields and the arena map apply to a
+version 2 template only.
 
-    mksegment.py SRC DST [field=value...]
+    mksegment.py SRC DST [field=value...] [pool=ARENA:POOL:STATE[:USED]] [truncate=N]
+                         [scale=K] [pymalloc=1]
 
-fields: pid, comm, seq, updated (ns since the epoch, or "now-Ns"), updates,
-interval, magic, version, arena_size (the statistics' first field).
+fields: pid, comm, seq, updated / start (ns since the epoch, or "now-Ns"),
+updates, interval, magic, version, arena_size (the statistics' first field),
+and (version 2) allocator, has, capacity, records, map_total, reserved,
+record_size.
+pool=A:P:S[:U] sets pool P of arena record A to state S (and used to U).
+truncate=N cuts the file to N bytes.
+scale=K makes a version 2 segment of this build with K times the arenas:
+every arena record repeated K times (at consecutive arena addresses) and
+every count of the statistics multiplied to match (32-class pool_stats_t
+only): a large heap, consistent, without the memory.
+pymalloc=1 turns a version 2 segment of this build into one CPython's
+pymalloc could publish: allocator 2, only the map among the groups (the
+operation, purge, heap, large-block and cache figures zeroed).
 """
 import struct
 import sys
 import time
 
-# offsets in pool_export_segment_t
+# offsets in the header both versions share, then pool_export_header_t's own
 FIELDS = {
     "magic": (0, "8s"), "version": (8, "<I"), "pid": (20, "<I"), "comm": (24, "16s"),
     "start": (40, "<Q"), "interval": (48, "<Q"), "seq": (56, "<Q"), "updated": (64, "<Q"),
     "updates": (72, "<Q"), "arena_size": (80, "<I"),
+    "allocator": (80, "<I"), "has": (84, "<I"), "record_size": (128, "<I"),
+    "capacity": (132, "<I"), "records": (136, "<I"), "reserved": (140, "<I"),
+    "map_total": (144, "<Q"),
 }
+V2_STATS = 152        # offset of pool_stats_t in pool_export_header_t
+RECORD = 400          # sizeof(pool_arena_info_t): address, free_pools, 64 x 6-byte pools
+POOL_INFO = (12, 6)   # offset of pools[] in a record, size of one
 
 
 def value(name, text):
@@ -29,6 +48,67 @@ def value(name, text):
     return int(text, 0)
 
 
+def header_size(data):
+    return struct.unpack_from("<I", data, 12)[0]
+
+
+def set_pool(data, spec):
+    a, p, state, *used = (int(x, 0) for x in spec.split(":"))
+    off = header_size(data) + a * RECORD + POOL_INFO[0] + p * POOL_INFO[1]
+    data[off] = state
+    if used:
+        struct.pack_into("<H", data, off + 2, used[0])
+
+
+def to_pymalloc(data):
+    """Zero what pymalloc does not keep; offsets of today's pool_stats_t
+    (2424 bytes, 32 classes) only."""
+    if struct.unpack_from("<I", data, 16)[0] != 2424:
+        raise SystemExit("mksegment.py: pymalloc=1 knows only the 32-class pool_stats_t")
+    s = V2_STATS
+    classes = s + 32 + 5 * 8 + 8 * 8 + 4 * 8            # after geometry, arenas, bytes, pools
+    for c in range(32):
+        k = classes + c * 64
+        data[k + 40:k + 64] = bytes(24)                  # mallocs, frees, blocks_cached
+    tail = classes + 32 * 64                             # large_*, hist, ops, purge, heaps
+    data[tail:s + 2424] = bytes(s + 2424 - tail)
+    struct.pack_into("<II", data, 80, 2, 1 << 5)         # allocator PYMALLOC, has MAP
+    data[88:120] = b"3.11.2".ljust(32, b"\0")
+
+
+def scale(data, k):
+    if struct.unpack_from("<I", data, 16)[0] != 2424:
+        raise SystemExit("mksegment.py: scale= knows only the 32-class pool_stats_t")
+    hs = header_size(data)
+    recs = struct.unpack_from("<I", data, 136)[0]
+    s = V2_STATS
+    arenas = struct.unpack_from("<Q", data, s + 56)[0]
+    if recs != arenas:
+        raise SystemExit("mksegment.py: scale= needs a complete map")
+    body = data[hs:hs + recs * RECORD]
+    base = struct.unpack_from("<Q", body, 0)[0]
+    out = bytearray()
+    for i in range(recs * k):
+        rec = bytearray(body[(i % recs) * RECORD:(i % recs + 1) * RECORD])
+        struct.pack_into("<Q", rec, 0, base + i * (1 << 20))
+        out += rec
+    def mul(off, n=1):
+        for j in range(n):
+            v = struct.unpack_from("<Q", data, off + 8 * j)[0]
+            struct.pack_into("<Q", data, off + 8 * j, v * k)
+    struct.pack_into("<QQQQ", data, s + 32, arenas * k, 0, arenas * k, arenas * k)
+    mul(s + 64)                      # mapped_bytes
+    mul(s + 72, 8)                   # bytes by kind
+    mul(s + 136, 4)                  # pools by state
+    for c in range(32):
+        k0 = s + 168 + c * 64
+        mul(k0 + 8, 4)               # pools, pools_full, blocks_allocated, blocks_free
+        mul(k0 + 56)                 # blocks_cached
+    struct.pack_into("<III", data, 132, recs * k, recs * k, 0)
+    struct.pack_into("<Q", data, 144, recs * k)
+    return data[:hs] + out
+
+
 def main():
     if len(sys.argv) < 3:
         sys.stderr.write(__doc__)
@@ -36,8 +116,19 @@ def main():
     data = bytearray(open(sys.argv[1], "rb").read())
     for arg in sys.argv[3:]:
         name, text = arg.split("=", 1)
-        off, fmt = FIELDS[name]
-        struct.pack_into(fmt, data, off, value(name, text))
+        if name == "pool":
+            set_pool(data, text)
+        elif name == "truncate":
+            del data[int(text):]
+        elif name == "scale":
+            data = scale(data, int(text))
+        elif name == "pymalloc":
+            to_pymalloc(data)
+        else:
+            off, fmt = FIELDS[name]
+            if name == "arena_size" and struct.unpack_from("<I", data, 8)[0] == 2:
+                off = V2_STATS
+            struct.pack_into(fmt, data, off, value(name, text))
     with open(sys.argv[2], "wb") as f:
         f.write(data)
     return 0

@@ -60,7 +60,7 @@ demo() {
 }
 skipped() { metrics | sed -n "s/^poold_process_segments_skipped_total{reason=\"$1\"} //p"; }
 grew() { (($(skipped "$1") > $2)); }
-exported() { metrics | grep -q "^poold_process_info{pid=\"$1\",comm=\"python3\"} 1$"; }
+exported() { metrics | grep -q "^poold_process_info{pid=\"$1\",comm=\"python3\",allocator=\"poolalloc\"} 1$"; }
 none_exported() { [[ "$(metrics | sed -n 's/^poold_processes //p')" == 0 ]]; }
 
 out=$(SB_TIMEOUT=300 sb bash -c "cd '$PWD' && rm -rf /etc/poold && make --no-print-directory install" 2>&1)
