@@ -59,7 +59,7 @@ $(BENCH_DIR)/libbroken.so: bench/test/broken_alloc.c
 bench-bins: $(BENCH_DIR)/libbroken.so
 
 # Instruction counts per call under valgrind (deterministic on a noisy
-# machine): ours against mimalloc and glibc on workloads 1-4 by default.
+# machine): ours against mimalloc and glibc on workloads 1-9 by default.
 #   make bench-callgrind CG_ARGS='--workloads realloc --allocs pool,glibc'
 .PHONY: bench-callgrind
 bench-callgrind: deps-bench

@@ -32,17 +32,25 @@ ALLOCATORS = [
     ("pymalloc", "pymalloc", None),
     ("pool", "pool", None),
     ("pool-shim", "malloc", "libpoolmalloc.so"),
+    ("poolpython", "poolpython", None),   # the Python workloads only (PYTHON_ONLY)
 ]
 ANCHORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "pymalloc"]
 OURS = ["pool", "pool-shim"]
 # Rows that only run the Python program (an allocator installed into
 # CPython itself rather than preloaded): list them here and in ALLOCATORS,
 # with their environment in PYTHON_ENV.
-PYTHON_ONLY = []
+# poolpython: build/poolpython (CPython with the pool allocator as its mem
+# and obj domains, PEP 445) runs the Python workloads instead of python3.
+POOLPYTHON = "poolpython"
+PYTHON_ONLY = [POOLPYTHON]
 # The Python program's environment per row; default: CPython's allocator
 # switched to malloc, which the row's preload (if any) provides.
-PYTHON_ENV = {"pymalloc": {}}
+PYTHON_ENV = {"pymalloc": {}, POOLPYTHON: {}}
 PYTHON_ENV_DEFAULT = {"PYTHONMALLOC": "malloc"}
+# The Python workloads: name -> script and arguments (before the scale).
+PY_SCRIPTS = {"python": ["pyprog.py"]}
+PY_SCRIPTS.update({"py-" + w: ["pywork.py", w] for w in
+                   ("objects", "dicts", "json", "regex", "classes")})
 
 
 class Workload:
@@ -75,6 +83,10 @@ WORKLOADS = [
              "257-512 B, free all, idle", ALL, rounds_cap=3),
     Workload("python", "a Python program (dicts, lists, tuples, strings) under "
              "PYTHONMALLOC=malloc + LD_PRELOAD, against CPython's pymalloc", PYTHON_ROWS),
+    # pyperformance-style programs (bench/pywork.py), run like the Python program.
+    *[Workload(name, f"Python, pyperformance-style: {name[3:]} (bench/pywork.py), "
+               "run like the Python program", PYTHON_ROWS)
+      for name in PY_SCRIPTS if name != "python"],
     Workload("stats", "statistics cost: churn with pool_stats_get() 10x/s in another "
              "thread, against the same churn without", ["pool"]),
 ]
@@ -142,8 +154,10 @@ class Runner:
         """argv and environment of one measurement."""
         env = dict(self.env)
         kind, pre = self.kinds[alloc]
-        if workload.name == "python":
-            argv = [PYTHON, os.path.join("bench", "pyprog.py"), str(self.args.py_scale)]
+        if workload.name in PY_SCRIPTS:
+            script, *rest = PY_SCRIPTS[workload.name]
+            interp = os.path.join(self.args.build, POOLPYTHON) if alloc == POOLPYTHON else PYTHON
+            argv = [interp, os.path.join("bench", script), *rest, str(self.args.py_scale)]
             env.update(PYTHON_ENV.get(alloc, PYTHON_ENV_DEFAULT))
         else:
             binary = os.path.join(self.args.build, "bench", "bench-" + kind)
@@ -167,7 +181,7 @@ class Runner:
             err = (p.stderr.strip().splitlines() or [f"exit status {p.returncode}"])[-1]
             return {"error": f"exit {p.returncode}: {err}"}
         for row in rows:
-            if workload.name == "python":
+            if workload.name in PY_SCRIPTS:
                 row["ns"] = int(wall * 1e9)
                 row["ops"] = 1
             row["alloc"] = alloc if row.get("variant") != "on" else alloc + "+stats"

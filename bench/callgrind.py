@@ -37,11 +37,11 @@ NAMESPACE = {"ob": "ob", "cob": "ob", "fn": "fn", "cfn": "fn",
 
 
 def self_costs(path):
-    """({(object, function): [self cost per event]}, {function: calls},
-    [event names]) from a callgrind output file."""
+    """({(object, function): [self cost per event]}, {(object, function):
+    calls}, [event names]) from a callgrind output file."""
     names, cost, calls = {}, {}, defaultdict(int)
     events = ["Ir"]
-    ob = fn = cfn = None
+    ob = fn = cob = cfn = None
     skip = False
     with open(path) as f:
         for line in f:
@@ -58,11 +58,14 @@ def self_costs(path):
                     ob = name
                 elif key == "fn":
                     fn = name
+                elif key == "cob":
+                    cob = name
                 elif key == "cfn":
                     cfn = name
                 continue
             if eq and key == "calls":
-                calls[cfn] += int(val.split()[0])
+                calls[(cob or ob, cfn)] += int(val.split()[0])   # callee in ob unless cob= said
+                cob = None
                 skip = True                 # the next line is an inclusive call cost
                 continue
             if line.startswith("events:"):
@@ -109,13 +112,14 @@ def is_allocator(ob, fn, alloc, lib, pool_syms):
 
 
 def attribute(costs, alloc, lib, pool_syms):
-    """({function: [cost per event]} of the allocator, [total per event])."""
+    """({(object, function): [cost per event]} of the allocator, [total per
+    event])."""
     mine = {}
     total = None
     for (ob, fn), c in costs.items():
         total = c[:] if total is None else [a + b for a, b in zip(total, c)]
         if is_allocator(ob, fn, alloc, lib, pool_syms):
-            m = mine.setdefault(fn, [0] * len(c))
+            m = mine.setdefault((ob, fn), [0] * len(c))
             for i, v in enumerate(c):
                 m[i] += v
     return mine, total or []
@@ -162,8 +166,10 @@ def describe(wname, alloc, ops, out, runner, pool_syms, top):
              f"{per(d1, ops)} D1 misses/call, {per(ll, ops)} LL misses/call "
              f"({100 * ir / max(total[0], 1):.1f}% of {total[0]:,} Ir)   [{out}]",
              f"    {'Ir/call':>8} {'D1mi/call':>9} {'LLmi/call':>9}  share  function"]
-    for fn, c in sorted(funcs.items(), key=lambda kv: -kv[1][0])[:top]:
-        n = calls.get(fn, 0)
+    for (ob, fn), c in sorted(funcs.items(), key=lambda kv: -kv[1][0])[:top]:
+        n = calls.get((ob, fn), 0)
+        if alloc != "glibc" and os.path.basename(ob or "").startswith("libc.so"):
+            fn += " (libc)"
         every = f"called once per {ops / n:,.1f} calls" if n else ""
         fd1, fll = misses(c, events)
         lines.append(f"    {c[0] / ops:8.2f} {per(fd1, ops):>9} {per(fll, ops):>9}  "
@@ -208,10 +214,11 @@ def main(argv):
         rows.append(row)
     print("\nper malloc or free call (a malloc+free pair is twice this); D1/LL: data-cache misses "
           "of the\nsimulated cache (one core: threads take turns, so no coherence misses between them)")
-    print(f"{'workload':9} {'allocator':10} {'Ir':>8} {'D1 miss':>8} {'LL miss':>8}   "
+    print(f"{'workload':9} {'allocator':10} {'Ir':>8} {'Ir/pair':>8} {'D1 miss':>8} {'LL miss':>8}   "
           f"{'all Ir':>8} {'all D1':>8} {'all LL':>8}   (all: harness + allocator)")
     for wname, alloc, ir, d1, ll, tir, td1, tll in rows:
-        print(f"{wname:9} {alloc:10} {ir:8.1f} {d1:>8} {ll:>8}   {tir:8.1f} {td1:>8} {tll:>8}")
+        print(f"{wname:9} {alloc:10} {ir:8.1f} {2 * ir:8.1f} {d1:>8} {ll:>8}   "
+              f"{tir:8.1f} {td1:>8} {tll:>8}")
     return 0 if len(rows) == len(jobs) else 1
 
 

@@ -99,6 +99,9 @@ def svg(meta, workloads, samples, round_ratios):
             parts.append(_text(max(_x(hi), x1) + 4, y + BAR - 2, f"{m:.2f}", size=9))
             y += BAR
         y += GAP
+    one = _x(1.0)       # again, over the bars
+    parts.append(f'<line x1="{one:.1f}" y1="{TOP - 6}" x2="{one:.1f}" y2="{height - 24}" '
+                 f'stroke="#000" stroke-width="1.5" stroke-dasharray="4 3"/>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 

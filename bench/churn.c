@@ -38,3 +38,10 @@ void churn_run(const char *workload, uint32_t live, uint64_t steps, const size_m
     churn_teardown(&c);
     report(workload, "-", now_ns() - t0, churn_calls(live, steps), rss0, "");
 }
+
+void churn_run_log(const char *workload, uint32_t lo, uint32_t hi, uint32_t live, uint64_t steps)
+{
+    static size_mix_t mix;      /* harness memory: static, not allocated */
+    size_mix_log(&mix, lo, hi);
+    churn_run(workload, live, steps, &mix);
+}

@@ -36,5 +36,8 @@ static inline uint64_t churn_calls(uint32_t live, uint64_t steps)
 /* A whole single-thread churn run, timed from setup to teardown, reported
  * as `workload`. */
 void churn_run(const char *workload, uint32_t live, uint64_t steps, const size_mix_t *mix);
+/* The same over sizes in [lo, hi], every doubling as likely as the next
+ * (size_mix_log). */
+void churn_run_log(const char *workload, uint32_t lo, uint32_t hi, uint32_t live, uint64_t steps);
 
 #endif /* BENCH_CHURN_H */

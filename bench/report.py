@@ -91,7 +91,7 @@ def summarize(workload, samples):
         rows.append(row)
     for r in rows:
         if r.get("median_ns"):
-            for anchor in ("glibc", "mimalloc", "pymalloc"):
+            for anchor in ANCHORS + ("pool-shim",):
                 v = paired_ratio(by.get(anchor, []), by.get(r["alloc"], []))
                 if v is not None:
                     r["vs_" + anchor] = v
@@ -184,10 +184,12 @@ def targets(name, rows):
     out = speed_targets(name, by)
     if name == "frag":
         out += frag_targets(name, by)
-    elif name == "python":
-        v = by.get("pool-shim", {}).get("vs_pymalloc")
-        out.append(_target(name, "pool-shim", "time <= CPython's pymalloc",
-                           f"{v:.3f}x pymalloc speed" if v else "n/a", v is not None and v >= 1.0))
+    elif name == "python" or name.startswith("py-"):
+        if name == "python":
+            v = by.get("pool-shim", {}).get("vs_pymalloc")
+            out.append(_target(name, "pool-shim", "time <= CPython's pymalloc",
+                               f"{v:.3f}x pymalloc speed" if v else "n/a", v is not None and v >= 1.0))
+        out += poolpython_targets(name, by.get("poolpython", {}), by.get("pymalloc", {}))
     elif name == "stats":
         r = by.get("pool+stats")
         v = r.get("slowdown_pct") if r else None
@@ -197,6 +199,22 @@ def targets(name, rows):
             out.append(_target(name, "pool", "slowdown < 2%",
                                f"{v:+.2f}%" if v is not None else "n/a", v is not None and v < 2.0))
     return out + peak_targets(name, by)
+
+
+def poolpython_targets(name, r, pymalloc):
+    """poolpython: >= 1.05x python3's pymalloc, faster than the preload
+    route, peak and final RSS no worse than pymalloc's."""
+    v, w = r.get("vs_pymalloc"), r.get("vs_pool-shim")
+    out = [_target(name, "poolpython", "speed >= 1.05x pymalloc",
+                   f"{v:.3f}x" if v else "n/a", v is not None and v >= 1.05),
+           _target(name, "poolpython", "faster than pool-shim",
+                   f"{w:.3f}x" if w else "n/a", w is not None and w > 1.0)]
+    for key in ("peak_kb", "final_kb"):
+        a, b = r.get(key), pymalloc.get(key)
+        out.append(_target(name, "poolpython", f"{key[:-3]} RSS <= pymalloc's",
+                           f"{a / MIB:.1f} vs {b / MIB:.1f} MiB" if a and b else "n/a",
+                           a is not None and b is not None and a <= b))
+    return out
 
 
 # ---- text tables --------------------------------------------------------------
@@ -275,7 +293,7 @@ def render(workload, rows, tlist):
                        f"churning thread's CPU time): "
                        f"{on['slowdown_pct']:+.2f}%")
     else:
-        seconds = workload.name == "python"
+        seconds = workload.name == "python" or workload.name.startswith("py-")
         header = ["allocator", "runs", "median s" if seconds else "median ms", "spread",
                   "Mops/s", "vs glibc", "vs mimalloc", "vs pymalloc", "peak MiB", "final MiB", "target"]
         out += _table(header, _time_lines(rows, tlist, seconds))
@@ -285,10 +303,26 @@ def render(workload, rows, tlist):
     return out
 
 
+def summary_table(workloads, results):
+    """One line per timed workload: each of our rows against every anchor."""
+    short = {"pool": "pool", "pool-shim": "shim"}
+    header = ["workload"] + [f"{short[o]}:{a}" for o in OURS for a in ANCHORS]
+    lines = []
+    for w in workloads:
+        by = {r["alloc"]: r for r in results[w.name]["rows"] if r.get("runs")}
+        if w.name in ("frag", "stats") or not any(o in by for o in OURS):
+            continue
+        lines.append([f"{w.number}. {w.name}"] +
+                     [_fmt(by.get(o, {}).get("vs_" + a), ".2f") for o in OURS for a in ANCHORS])
+    out = ["== summary: speed of pool and pool-shim (shim) against each anchor (median of same-round "
+           "ratios, above 1 = faster)"]
+    return out + _table(header, lines) if lines else []
+
+
 # ---- files --------------------------------------------------------------------
 
-SUMMARY_FIELDS = ["workload", "alloc", "runs", "median_ns", "min_ns", "max_ns", "ops", "mops",
-                  "vs_glibc", "vs_mimalloc", "vs_pymalloc", "checks", "start_kb", "peak_kb",
+SUMMARY_FIELDS = ["workload", "alloc", "runs", "median_ns", "min_ns", "max_ns", "ops", "mops"] + \
+                 ["vs_" + a for a in ANCHORS] + [ "checks", "start_kb", "peak_kb",
                   "final_kb"] + ["d_%s_kb" % k for k, _ in FRAG_POINTS] + \
                  ["live90_kb", "slowdown_pct", "snapshot_per_s", "snapshot_us"]
 
@@ -315,6 +349,7 @@ def write_all(outdir, meta, workloads, samples, failures):
         result["targets"] += tlist
         result["problems"] += problems
         summary_rows += [dict(r, workload=w.name) for r in rows]
+    text += summary_table(workloads, result["workloads"]) + [""]
     missed = [t for t in result["targets"] if not t["met"]]
     text.append(f"targets: {len(result['targets']) - len(missed)} of {len(result['targets'])} met"
                 + ("; missed: " + ", ".join(f"{t['workload']}[{t['alloc']}] {t['goal']} ({t['value']})"

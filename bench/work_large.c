@@ -10,7 +10,5 @@
 
 void work_large(void)
 {
-    static size_mix_t mix;      /* harness memory: static, not allocated */
-    size_mix_log(&mix, 513, 1u << 20);
-    churn_run("large", (uint32_t)scaled(LARGE_LIVE, 50), scaled(LARGE_OPS, 500), &mix);
+    churn_run_log("large", 513, 1u << 20, (uint32_t)scaled(LARGE_LIVE, 50), scaled(LARGE_OPS, 500));
 }

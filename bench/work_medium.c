@@ -10,7 +10,5 @@
 
 void work_medium(void)
 {
-    static size_mix_t mix;      /* harness memory: static, not allocated */
-    size_mix_log(&mix, 512, 64u << 10);
-    churn_run("medium", (uint32_t)scaled(MEDIUM_LIVE, 200), scaled(MEDIUM_OPS, 2000), &mix);
+    churn_run_log("medium", 512, 64u << 10, (uint32_t)scaled(MEDIUM_LIVE, 200), scaled(MEDIUM_OPS, 2000));
 }

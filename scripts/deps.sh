@@ -6,7 +6,7 @@ set -euo pipefail
 
 build=(gcc make pkg-config libc6-dev libmicrohttpd-dev libcjson-dev libsystemd-dev python3-dev
        libyaml-dev zlib1g-dev libcrypt-dev)
-test=("${build[@]}" curl prometheus python3 python3-yaml procps psmisc util-linux mount iproute2 systemd
+test=("${build[@]}" curl prometheus python3 python3-yaml python3-dev libpython3.11-testsuite procps psmisc util-linux mount iproute2 systemd
       git coreutils gawk diffutils clang llvm openssl apache2-utils strace chromium python3-websocket)
 bench=("${build[@]}" libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev python3
        python3-dev procps valgrind wrk)

@@ -1,7 +1,9 @@
 /* A deliberately broken allocator for the bench-smoke suite: a bump
  * allocator that, once in a while, hands out the block it returned last
- * time again. Preloaded into bench-malloc, the workloads' content checks
- * must catch it and abort. */
+ * time again (to whichever thread asks). Preloaded into bench-malloc, the
+ * workloads' content checks must catch it and abort. One lock around
+ * everything: the threaded workloads must find the bug, not a race. */
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -9,18 +11,19 @@
 
 #define HEAP_BYTES (1UL << 32)      /* reserved, touched only as used */
 #define HDR 16                      /* the block size lives in front */
-#define DUPLICATE_EVERY 5000
+#define DUPLICATE_EVERY 1000
 
 static char *heap, *top;
 static void *last;
 static unsigned long calls;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void *malloc(size_t n);
 void  free(void *p);
 void *calloc(size_t k, size_t n);
 void *realloc(void *p, size_t n);
 
-void *malloc(size_t n)
+static void *malloc_locked(size_t n, int may_break)
 {
     if (!heap) {
         heap = mmap(NULL, HEAP_BYTES, PROT_READ | PROT_WRITE,
@@ -29,7 +32,7 @@ void *malloc(size_t n)
             return NULL;
         top = heap;
     }
-    if (++calls % DUPLICATE_EVERY == 0 && last && n <= *(size_t *)((char *)last - HDR))
+    if (may_break && ++calls % DUPLICATE_EVERY == 0 && last && n <= *(size_t *)((char *)last - HDR))
         return last;                                   /* the bug */
     size_t need = HDR + ((n + 15) & ~(size_t)15);
     if ((size_t)(top - heap) + need > HEAP_BYTES)
@@ -40,6 +43,18 @@ void *malloc(size_t n)
     return last;
 }
 
+static void *alloc(size_t n, int may_break)
+{
+    pthread_mutex_lock(&lock);
+    void *p = malloc_locked(n, may_break);
+    pthread_mutex_unlock(&lock);
+    return p;
+}
+
+/* Only malloc breaks: calloc and realloc serve the C library's own
+ * structures too (a thread's TLS), which would crash before any check. */
+void *malloc(size_t n) { return alloc(n, 1); }
+
 void free(void *p) { (void)p; }
 
 void *calloc(size_t k, size_t n)
@@ -47,7 +62,7 @@ void *calloc(size_t k, size_t n)
     size_t bytes;
     if (__builtin_mul_overflow(k, n, &bytes))
         return NULL;
-    void *p = malloc(bytes);
+    void *p = alloc(bytes, 0);
     if (p)
         memset(p, 0, bytes);
     return p;
@@ -55,7 +70,7 @@ void *calloc(size_t k, size_t n)
 
 void *realloc(void *p, size_t n)
 {
-    void *q = malloc(n);
+    void *q = alloc(n, 0);
     if (q && p) {
         size_t old = *(size_t *)((char *)p - HDR);
         memcpy(q, p, old < n ? old : n);

@@ -52,11 +52,36 @@ for f in results.txt results.csv samples.csv; do
   check "$f written" test -s "$out/$f"
 done
 
-# The checks bite: an allocator that hands out a live block twice aborts.
-err=$(LD_PRELOAD="$PWD/$BUILD/bench/libbroken.so" "$BUILD/bench/bench-malloc" churn 0.05 2>&1 >/dev/null)
-status=$?
-[[ $status -ne 0 && "$err" == *"CONTENT MISMATCH"* ]]
-ok $? "a broken allocator is caught by the content checks (exit $status)"
+# The chart: well-formed SVG with bars for every timed workload.
+while read -r st desc; do ok "$st" "$desc"; done < <(/usr/bin/python3 - "$out/ratios.svg" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+sys.path.insert(0, "bench")
+import bench, chart
+ns = "{http://www.w3.org/2000/svg}"
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except (OSError, ET.ParseError) as e:
+    print(f"1 ratios.svg is well-formed SVG ({e})")
+    sys.exit()
+labels = {t.text for t in root.iter(ns + "text")}
+bars = [r for r in root.iter(ns + "rect") if r.find(ns + "title") is not None]
+want = [f"{w.number}. {w.name}" for w in bench.WORKLOADS if w.name not in chart.UNTIMED]
+missing = [w for w in want if w not in labels]
+print(f"{int(bool(missing) or not bars)} ratios.svg: {len(bars)} bars, a group for each of "
+      f"{len(want)} timed workloads" + (f" (missing: {', '.join(missing)})" if missing else ""))
+print(f"{int('1x' not in labels)} ratios.svg marks the 1.0 line")
+PY
+)
+
+# The checks bite: an allocator that hands out a live block twice aborts,
+# on one thread and on several, small sizes and medium ones.
+for w in churn:0.05 lifo4k:0.02 larson:0.02 rptest:0.02 medium:0.05; do
+  err=$(LD_PRELOAD="$PWD/$BUILD/bench/libbroken.so" "$BUILD/bench/bench-malloc" "${w%:*}" "${w#*:}" 2>&1 >/dev/null)
+  status=$?
+  [[ $status -ne 0 && "$err" == *"CONTENT MISMATCH"* ]]
+  ok $? "a broken allocator is caught by the content checks in ${w%:*} (exit $status)"
+done
 err=$(LD_PRELOAD=/nonexistent/libnothing.so "$BUILD/bench/bench-malloc" churn 0.01 2>&1 >/dev/null)
 status=$?
 [[ $status -ne 0 && "$err" == *"not mapped"* ]]
