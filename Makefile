@@ -7,10 +7,19 @@
 #   make bench      install the anchors, build, run the benchmarks
 #   make asan|tsan  the unit and stress tests under the sanitizers
 #   make lint       cppcheck over the C sources
+#   make debug      build/debug: -Og, and the pool allocator with the debug
+#                   hooks by default (pymalloc_debug), as CPython's debug builds
+#   make POOL_THRESHOLD=512   pymalloc's threshold by default (no medium tier),
+#                   into build/threshold-512
 #   make install    PREFIX=/usr/local DESTDIR=
 
 .DEFAULT_GOAL := all
 SHELL   := /bin/bash
+POOL_THRESHOLD ?=
+POOL_DEBUG     ?=
+ifneq ($(POOL_THRESHOLD),)
+BUILD   ?= build/threshold-$(POOL_THRESHOLD)
+endif
 BUILD   ?= build
 OPT     ?= -O2
 SAN     ?=
@@ -21,13 +30,19 @@ VERSION := $(shell sed -n 's/^\#define POOLALLOC_VERSION "\(.*\)"/\1/p' allocato
 WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= $(OPT) -g
 override CFLAGS += -std=gnu11 -pthread -fPIC $(WARN) -Iallocator/include
+ifneq ($(POOL_THRESHOLD),)
+override CFLAGS += -DPOOL_DEFAULT_THRESHOLD=$(POOL_THRESHOLD)
+endif
+ifneq ($(POOL_DEBUG),)
+override CFLAGS += -DPOOL_DEBUG_BUILD
+endif
 ifneq ($(SAN),)
 override CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 override LDFLAGS += -fsanitize=$(SAN)
 endif
 LDLIBS  += -pthread
 
-.PHONY: all deps deps-test deps-bench deps-lint run test bench install uninstall clean asan tsan fuzz lint
+.PHONY: all deps deps-test deps-bench deps-lint run test bench install uninstall clean asan tsan fuzz debug lint
 all:
 
 # Suites that also run under ASan/UBSan and TSan (a regex over suite names).
@@ -91,6 +106,10 @@ tsan: deps-test
 # cppcheck over the C sources (scripts/lint.sh); no build needed.
 lint: deps-lint
 	@scripts/lint.sh
+
+# Like CPython's --with-pydebug: its own folder, the debug hooks on by default.
+debug:
+	@$(MAKE) --no-print-directory BUILD=build/debug POOL_DEBUG=1 OPT=-Og all
 
 clean:
 	rm -rf build

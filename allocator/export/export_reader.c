@@ -125,9 +125,11 @@ static void stats_from_v1(pool_stats_t *st, const export_v1_stats_t *v)
     st->pools_returned = v->pools_returned;
     for (unsigned c = 0; c < EXPORT_V1_NUM_CLASSES && c < POOL_NUM_CLASSES; c++) {
         const export_v1_class_t *k = &v->classes[c];
-        st->classes[c] = (pool_class_stats_t){ k->size, k->blocks_per_pool, k->pools,
-                                               k->pools_full, k->blocks_allocated, k->blocks_free,
-                                               k->mallocs, k->frees, k->blocks_cached };
+        st->classes[c] = (pool_class_stats_t){
+            .size = k->size, .blocks_per_pool = k->blocks_per_pool, .pools_per_run = 1,
+            .pools = k->pools, .pools_full = k->pools_full, .blocks_allocated = k->blocks_allocated,
+            .blocks_free = k->blocks_free, .mallocs = k->mallocs, .frees = k->frees,
+            .blocks_cached = k->blocks_cached };   /* version 1 knew only one-pool classes */
     }
     st->large_allocations = v->large_allocations;
     st->large_bytes = v->large_bytes;

@@ -19,23 +19,26 @@ export_error_t export_why(export_error_t e, char *why, size_t len, const char *f
 
 /* ---- the statistics ------------------------------------------------------------------- */
 
-/* This build's class c (what a POOLALLOC publisher must have). */
-static void build_class(unsigned c, uint32_t *size, uint32_t *blocks_per_pool)
-{
-    *size = (c + 1) * POOL_ALIGNMENT;
-    *blocks_per_pool = POOL_POOL_SIZE / *size;
-}
-
+/* This build's classes (what a POOLALLOC publisher must have): the sizes
+ * of pool_class_size(), a small class in one pool, a medium one in a run of
+ * 1..16 pools holding blocks_per_pool blocks; num_classes covers the
+ * publisher's threshold (512 .. 256 KiB). */
 static bool geometry_is_build(const pool_stats_t *st)
 {
     if (st->arena_size != POOL_ARENA_SIZE || st->pool_size != POOL_POOL_SIZE ||
-        st->num_classes != POOL_NUM_CLASSES || st->pools_per_arena != POOL_POOLS_PER_ARENA - 1 ||
-        st->small_threshold != POOL_SMALL_REQUEST_THRESHOLD)
+        st->num_classes < POOL_NUM_SMALL_CLASSES || st->num_classes > POOL_NUM_CLASSES ||
+        st->pools_per_arena != POOL_POOLS_PER_ARENA - 1 ||
+        st->small_threshold < POOL_SMALL_REQUEST_THRESHOLD ||
+        st->small_threshold > POOL_MEDIUM_MAX ||
+        pool_class_size(st->num_classes - 1) < st->small_threshold ||
+        (st->num_classes > POOL_NUM_SMALL_CLASSES &&
+         pool_class_size(st->num_classes - 2) >= st->small_threshold))
         return false;
-    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++) {
-        uint32_t size, bpp;
-        build_class(c, &size, &bpp);
-        if (st->classes[c].size != size || st->classes[c].blocks_per_pool != bpp)
+    for (unsigned c = 0; c < st->num_classes; c++) {
+        const pool_class_stats_t *cs = &st->classes[c];
+        uint32_t size = pool_class_size(c), run = cs->pools_per_run;
+        if (cs->size != size || run < 1 || run > 16 || (c < POOL_NUM_SMALL_CLASSES && run != 1) ||
+            cs->blocks_per_pool != run * POOL_POOL_SIZE / size)
             return false;
     }
     return true;
@@ -86,7 +89,7 @@ static bool bytes_add_up(const pool_stats_t *st)
  * checked before it is used in a product, so nothing wraps. */
 static bool classes_fit(const pool_stats_t *st, uint32_t has)
 {
-    uint64_t pools = 0, allocated = 0, free_bytes = 0;
+    uint64_t pools = 0, spans = 0, allocated = 0, free_bytes = 0;
     for (unsigned c = 0; c < POOL_NUM_CLASSES; c++) {
         const pool_class_stats_t *cs = &st->classes[c];
         if (c >= st->num_classes) {
@@ -95,7 +98,9 @@ static bool classes_fit(const pool_stats_t *st, uint32_t has)
                 return false;
             continue;
         }
-        if (cs->pools > st->pools_used || cs->pools_full > cs->pools)
+        /* a run of pools_per_run pools (0: an allocator without runs) */
+        uint32_t run = cs->pools_per_run ? cs->pools_per_run : 1;
+        if (cs->pools > st->pools_used || cs->pools_full > cs->pools || run > 16)
             return false;
         uint64_t blocks = cs->pools * cs->blocks_per_pool;
         if (cs->blocks_allocated > blocks || cs->blocks_free > blocks ||
@@ -105,22 +110,25 @@ static bool classes_fit(const pool_stats_t *st, uint32_t has)
             (!(has & EXPORT_HAS_CACHE) && cs->blocks_cached))
             return false;
         pools += cs->pools;
+        spans += cs->pools * (run - 1);
         allocated += cs->blocks_allocated * cs->size;
         free_bytes += cs->blocks_free * cs->size;
     }
-    return pools == st->pools_used && allocated == st->bytes.allocated &&
+    return pools == st->pools_used && spans == st->pools_span && allocated == st->bytes.allocated &&
            free_bytes == st->bytes.free_blocks;
 }
 
-/* The pools of blocks by state, and those lost to alignment (whose bytes
- * are bytes.alignment), make every arena's pools. */
+/* The pools of blocks by state (a medium run's further pools included),
+ * and those lost to alignment (whose bytes are bytes.alignment), make every
+ * arena's pools. */
 static bool pools_fit(const pool_stats_t *st)
 {
     uint64_t all = st->arenas_current * st->pools_per_arena;
     if (st->pools_used > all || st->pools_empty > all || st->pools_untouched > all ||
-        st->pools_returned > all)
+        st->pools_returned > all || st->pools_span > all)
         return false;
-    uint64_t states = st->pools_used + st->pools_empty + st->pools_untouched + st->pools_returned;
+    uint64_t states = st->pools_used + st->pools_empty + st->pools_untouched + st->pools_returned +
+                      st->pools_span;
     return states <= all && (all - states) * st->pool_size == st->bytes.alignment;
 }
 

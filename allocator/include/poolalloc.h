@@ -1,10 +1,20 @@
 /*
- * poolalloc — a pymalloc-style small-object allocator.
+ * poolalloc — a pymalloc-style pool allocator.
  *
- * Requests of 1..POOL_SMALL_REQUEST_THRESHOLD bytes are served from 16-byte
- * size classes. Blocks of one class live in a pool (16 KiB); pools are carved
- * from 1 MiB arenas obtained with mmap. Larger requests, and 0-byte requests,
- * go to the system allocator. Every function here is thread-safe.
+ * Requests of 1..POOL_SMALL_REQUEST_THRESHOLD (512) bytes are served from
+ * pymalloc's 32 size classes of 16 bytes, one class to a pool (16 KiB).
+ * Requests above that and up to POOL_MEDIUM_MAX (256 KiB) are served from a
+ * medium tier: four classes per doubling (640, 768, 896, 1024, 1280, ...),
+ * one class to a run of contiguous pools. Pools and runs are carved from
+ * 1 MiB arenas obtained with mmap. Larger requests, and 0-byte requests, go
+ * to the system allocator. Every function here is thread-safe.
+ *
+ * The pool threshold (the largest request the pools serve) is
+ * POOL_DEFAULT_THRESHOLD unless the environment says otherwise:
+ * POOLMALLOC_THRESHOLD=512 gives exactly pymalloc's behaviour (everything
+ * above 512 bytes to the system allocator); any value from 512 to 262144 is
+ * accepted. A build with -DPOOL_DEFAULT_THRESHOLD=512 (make POOL_THRESHOLD=512)
+ * makes that the default.
  *
  * Three allocator domains (raw / mem / obj) follow CPython's PEP 445: each
  * has a replaceable allocator struct, and POOLMALLOC selects the defaults.
@@ -25,10 +35,31 @@ extern "C" {
 /* Geometry (compile-time constants). */
 #define POOL_ALIGNMENT               16
 #define POOL_SMALL_REQUEST_THRESHOLD 512
-#define POOL_NUM_CLASSES             (POOL_SMALL_REQUEST_THRESHOLD / POOL_ALIGNMENT)
+#define POOL_NUM_SMALL_CLASSES       (POOL_SMALL_REQUEST_THRESHOLD / POOL_ALIGNMENT)
+#define POOL_MEDIUM_MAX              (256 * 1024)
+/* four per doubling from 640 up to 256 KiB */
+#define POOL_NUM_MEDIUM_CLASSES      36
+#define POOL_NUM_CLASSES             (POOL_NUM_SMALL_CLASSES + POOL_NUM_MEDIUM_CLASSES)
+#ifndef POOL_DEFAULT_THRESHOLD
+#define POOL_DEFAULT_THRESHOLD       POOL_MEDIUM_MAX
+#endif
 #define POOL_POOL_SIZE               (16 * 1024)
 #define POOL_ARENA_SIZE              (1024 * 1024)
 #define POOL_POOLS_PER_ARENA         (POOL_ARENA_SIZE / POOL_POOL_SIZE)
+
+/* Block size of class index cls (0 when cls >= POOL_NUM_CLASSES). Small
+ * classes: (cls + 1) * 16; medium classes four per doubling: the doubling
+ * above 2^e (e = 9 .. 17) holds 2^e + 1..4 quarters of 2^e, i.e. 640, 768,
+ * 896, 1024, 1280, ..., 229376, 262144. */
+static inline uint32_t pool_class_size(unsigned cls)
+{
+    if (cls < POOL_NUM_SMALL_CLASSES)
+        return (cls + 1) * POOL_ALIGNMENT;
+    if (cls >= POOL_NUM_CLASSES)
+        return 0;
+    unsigned j = cls - POOL_NUM_SMALL_CLASSES, e = 9 + j / 4;
+    return (1u << e) + (j % 4 + 1) * (1u << (e - 2));
+}
 
 /* ---------------------------------------------------------------------------
  * The allocator itself. All results are aligned to POOL_ALIGNMENT.
@@ -79,8 +110,10 @@ void   pool_thread_release(void);
 
 typedef struct {
     uint32_t size;             /* block size in bytes */
-    uint32_t blocks_per_pool;
-    uint64_t pools;            /* pools currently serving this class */
+    uint32_t blocks_per_pool;  /* blocks per pool (small) or per run (medium) */
+    uint32_t pools_per_run;    /* 1 for the small classes */
+    uint32_t reserved;         /* 0 */
+    uint64_t pools;            /* pools (small) or runs (medium) serving this class */
     uint64_t pools_full;       /* ... of which have no free block */
     uint64_t blocks_allocated; /* blocks handed out and not yet freed */
     uint64_t blocks_free;      /* free blocks in this class's pools */
@@ -121,7 +154,9 @@ extern const uint64_t pool_large_bucket_bounds[POOL_LARGE_BUCKETS - 1];
 
 typedef struct {
     /* geometry: pools_per_arena pools of blocks follow one header pool of
-     * arena_header_size bytes, which holds pool_header_size bytes per pool */
+     * arena_header_size bytes, which holds pool_header_size bytes per pool.
+     * small_threshold: the largest request the pools serve (512 in the
+     * pymalloc-faithful mode); num_classes: the classes up to it. */
     uint32_t arena_size, pool_size, pool_header_size, small_threshold;
     uint32_t num_classes, pools_per_arena, arena_header_size;
 
@@ -134,8 +169,11 @@ typedef struct {
 
     pool_bytes_t bytes;
 
-    /* pools of blocks by state; they sum to arenas_current * pools_per_arena */
+    /* pools of blocks by state; they sum to arenas_current * pools_per_arena.
+     * pools_used: small pools and the first pool of each medium run;
+     * pools_span: the further pools of medium runs */
     uint64_t pools_used, pools_empty, pools_untouched, pools_returned;
+    uint64_t pools_span;
 
     pool_class_stats_t classes[POOL_NUM_CLASSES];
 
@@ -162,8 +200,12 @@ typedef struct {
 /* Fills *out. Returns 0. */
 int pool_stats_get(pool_stats_t *out);
 
+
+
 /* Arena map: one record per arena, in address order. Pool 0 of every arena
- * holds the headers of the other 63 (POOL_STATE_HEADER). */
+ * holds the headers of the other 63 (POOL_STATE_HEADER). A medium run shows
+ * as its first pool (USED, with the run's class, used and blocks) followed
+ * by POOL_STATE_SPAN pools. */
 enum { POOL_STATE_UNTOUCHED = 0, POOL_STATE_USED = 1, POOL_STATE_EMPTY = 2,
        POOL_STATE_RETURNED = 3, POOL_STATE_HEADER = 4,
        /* a further pool of a run of several pools serving one block class
@@ -173,9 +215,10 @@ enum { POOL_STATE_UNTOUCHED = 0, POOL_STATE_USED = 1, POOL_STATE_EMPTY = 2,
        POOL_STATE_ALIGNMENT = 6 };
 typedef struct {
     uint8_t  state;        /* POOL_STATE_* */
-    uint8_t  size_class;   /* index; block size = (size_class + 1) * 16 */
+    uint8_t  size_class;   /* index into pool_stats_t.classes (USED and SPAN);
+                              block size pool_class_size(size_class) */
     uint16_t used;         /* allocated blocks (USED pools) */
-    uint16_t blocks;       /* blocks per pool of that class (USED pools) */
+    uint16_t blocks;       /* blocks per pool or run of that class (USED pools) */
 } pool_pool_info_t;
 typedef struct {
     uintptr_t address;

@@ -75,7 +75,8 @@ static NOINLINE int decide_mode(void)
     static char alloc[64], trace[4096];
     early_getenv("POOLMALLOC", alloc, sizeof alloc);
     early_getenv("POOLMALLOCTRACE", trace, sizeof trace);
-    if (*alloc && strcmp(alloc, "pymalloc") != 0 && strcmp(alloc, "default") != 0) {
+    if ((*alloc || POOL_DEBUG_DEFAULT) && strcmp(alloc, "pymalloc") != 0 &&
+        strcmp(alloc, "default") != 0) {
         pool_ensure_init();   /* applies POOLMALLOC to the domains */
         use_domain = strcmp(pool_allocators_name(), "pymalloc") != 0;
     }

@@ -20,7 +20,7 @@ void *pool_calloc(size_t nmemb, size_t size)
     if (__builtin_mul_overflow(nmemb, size, &n))
         return fail_nomem();
     COUNT(calloc_calls, 1);
-    if (n - 1 < POOL_SMALL_REQUEST_THRESHOLD) {
+    if (n - 1 < threshold()) {
         void *p = fast_malloc(n);
         if (p)
             memset(p, 0, pool_of(p)->bsize);
@@ -42,6 +42,12 @@ static size_t grown(size_t size)
     return size + extra < size ? size : size + extra;
 }
 
+/* The largest request of the class below cls (0 below the first). */
+static size_t class_below(unsigned cls)
+{
+    return cls ? class_size(cls - 1) : 0;
+}
+
 /* Moving a block: to a new home of the right size (with headroom when it
  * grows), the contents copied, the old block freed. */
 static NOINLINE void *realloc_move(void *ptr, size_t old, size_t size)
@@ -61,7 +67,7 @@ static NOINLINE void *realloc_large(heap_t *h, void *ptr, size_t size)
         heap_count(h, &h->realloc_inplace, 1);
         return ptr;
     }
-    if (size > POOL_SMALL_REQUEST_THRESHOLD)
+    if (size > threshold())
         return large_realloc(ptr, size > old ? grown(size) : size);
     return realloc_move(ptr, old, size);                    /* into a pool */
 }
@@ -78,8 +84,9 @@ void *pool_realloc(void *ptr, size_t size)
     }
     if (!is_ours(ptr))
         return realloc_large(h, ptr, size);
-    size_t old = pool_of(ptr)->bsize;
-    if (size <= old && size + POOL_ALIGNMENT > old) {       /* same class: stay */
+    const pool_t *p = pool_of(ptr);
+    size_t old = p->bsize;
+    if (size <= old && size > class_below(p->cls)) {        /* same class: stay */
         heap_count(h, &h->realloc_inplace, 1);
         return ptr;
     }

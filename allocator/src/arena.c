@@ -9,7 +9,10 @@
  * ascending order of free pools, and a pool is always taken from the head:
  * the fullest arena first, so that nearly empty arenas can drain and be
  * unmapped. lasta[k] is the last arena with k free pools, so re-sorting after
- * a change of one costs O(1) list work.
+ * a change of one costs O(1) list work. A medium run of k pools is taken from
+ * the first arena on that list with k contiguous free pools (found with a
+ * few shifts of the arena's free-pool mask); an arena that has none is
+ * skipped, and after a bounded walk a new arena is mapped.
  *
  * Memory goes back to the kernel in two ways: an arena whose pools are all
  * empty is unmapped (at most one such arena is kept as a spare), and an
@@ -127,9 +130,8 @@ static arena_t *arena_new(void)
     }
     memset(a, 0, sizeof *a);
     a->base = base;
-    a->free_head = -1;
     a->state[0] = POOL_STATE_HEADER;    /* pool 0 holds the pool headers */
-    a->ncarved = 1;
+    a->free_mask = ~(uint64_t)1;
 
     /* keep all_head sorted by address, for a stable arena map */
     arena_t *prev = NULL, *next = all_head;
@@ -175,8 +177,10 @@ static size_t purge_range(arena_t *a, unsigned from, unsigned to)
     size_t n = (size_t)(to - from) * POOL_POOL_SIZE;
     if (os_purge(a->base + (size_t)from * POOL_POOL_SIZE, n) != 0)
         return 0;
-    for (unsigned i = from; i < to; i++)
+    for (unsigned i = from; i < to; i++) {
         a->state[i] = POOL_STATE_RETURNED;
+        a->empty_mask &= ~((uint64_t)1 << i);
+    }
     n_empty_resident -= to - from;
     n_purges++;
     n_purged_pools += to - from;
@@ -195,6 +199,8 @@ size_t arena_purge_locked(bool force)
     if (n_empty_resident == 0 || (delay < 0 && !force))
         return 0;
     for (arena_t *a = all_head; a && n_empty_resident; a = a->all_next) {
+        if (!a->empty_mask)
+            continue;           /* nothing resident to give back here */
         unsigned run = 0;
         bool in_run = false;
         for (unsigned i = 0; i <= POOLS_PER_ARENA; i++) {
@@ -237,35 +243,85 @@ long arena_purge_delay(void)
 
 /* ---- pools -------------------------------------------------------------------- */
 
+_Static_assert(POOLS_PER_ARENA == 64, "an arena's pools fit one 64-bit mask");
+
+/* Bits of the k-pool runs starting at each pool: the pools i..i+k-1 all free. */
+static uint64_t run_starts(const arena_t *a, unsigned k)
+{
+    uint64_t m = a->free_mask, r = m;
+    for (unsigned j = 1; j < k; j++)
+        r &= m >> j;
+    return r;
+}
+
+/* Where a k-pool run can start in a, or -1. A single pool is taken from
+ * the resident empty pools first (their pages are still there). */
+static int find_run(const arena_t *a, unsigned k)
+{
+    uint64_t r = k == 1 && a->empty_mask ? a->empty_mask : run_starts(a, k);
+    return r ? __builtin_ctzll(r) : -1;
+}
+
+/* The fullest arena with room for k contiguous pools; a bounded walk, so
+ * that a heap of arenas fragmented by single pools costs a new arena rather
+ * than a long search on every run. */
+enum { RUN_SEARCH_ARENAS = 32 };
+static arena_t *arena_with_run(unsigned k, int *idx)
+{
+    unsigned seen = 0;
+    for (arena_t *a = usable_head; a && seen < RUN_SEARCH_ARENAS; a = a->next) {
+        if (a->nfree < k)
+            continue;
+        seen++;
+        if ((*idx = find_run(a, k)) >= 0)
+            return a;
+    }
+    arena_t *a = arena_new();
+    *idx = a ? find_run(a, k) : -1;
+    return a;
+}
+
+static void take_pools(arena_t *a, unsigned idx, unsigned k, unsigned cls)
+{
+    if (a->nfree == USABLE_POOLS)
+        n_fully_free--;
+    for (unsigned i = idx; i < idx + k; i++) {
+        uint64_t bit = (uint64_t)1 << i;
+        if (a->empty_mask & bit)
+            n_empty_resident--;
+        a->free_mask &= ~bit;
+        a->empty_mask &= ~bit;
+        a->state[i] = i == idx ? POOL_STATE_USED : POOL_STATE_SPAN;
+        a->cls[i] = (uint8_t)cls;
+    }
+    set_nfree(a, a->nfree - k);
+}
+
 pool_t *arena_pool_acquire(heap_t *h, unsigned cls)
 {
+    unsigned k = class_pools(cls);
+    int idx;
     pthread_mutex_lock(&pool_arena_lock);
     maybe_purge();
-    arena_t *a = usable_head;
-    if (!a && !(a = arena_new())) {
+    arena_t *a = arena_with_run(k, &idx);
+    if (!a) {
         pthread_mutex_unlock(&pool_arena_lock);
         return NULL;
     }
-    unsigned idx;
-    if (a->free_head >= 0) {
-        idx = (unsigned)a->free_head;
-        a->free_head = a->free_next[idx];
-        if (a->state[idx] == POOL_STATE_EMPTY)
-            n_empty_resident--;
-    } else {
-        idx = a->ncarved++;
-    }
-    if (a->nfree == USABLE_POOLS)
-        n_fully_free--;
-    a->state[idx] = POOL_STATE_USED;
-    a->cls[idx] = (uint8_t)cls;
-    set_nfree(a, a->nfree - 1u);
+    take_pools(a, (unsigned)idx, k, cls);
     pthread_mutex_unlock(&pool_arena_lock);
 
-    /* The header is written outside the lock. A concurrent statistics walk
-     * may read it first: it then sees used == 0 and xfree == 0, which every
-     * pool has while it is not serving a class (see arena_pool_release). */
-    pool_t *p = pool_header(a->base, idx);
+    /* The headers are written outside the lock. A concurrent statistics walk
+     * may read the first one early: it then sees used == 0 and xfree == 0,
+     * which every pool has while it is not serving a class (see
+     * arena_pool_release). The further pools of a run point back to it and
+     * carry what a free checks before it needs the run: owner and class. */
+    pool_t *p = pool_header(a->base, (unsigned)idx);
+    for (unsigned j = 1; j < k; j++) {
+        p[j].span = (uint8_t)j;
+        p[j].heap = h;
+        p[j].cls = (uint8_t)cls;
+    }
     pool_remote(p)->arena = a;
     pool_init(p, h, cls);
     return p;
@@ -275,15 +331,18 @@ pool_t *arena_pool_acquire(heap_t *h, unsigned cls)
 void arena_pool_release(pool_t *p)
 {
     arena_t *a = pool_remote(p)->arena;
-    unsigned idx = pool_index(p);
+    unsigned idx = pool_index(p), k = class_pools(p->cls);
     p->heap = NULL;
     pthread_mutex_lock(&pool_arena_lock);
-    a->state[idx] = POOL_STATE_EMPTY;
-    a->empty_since[idx] = os_now_ms();
-    a->free_next[idx] = (int8_t)a->free_head;
-    a->free_head = (int16_t)idx;
-    n_empty_resident++;
-    set_nfree(a, a->nfree + 1u);
+    uint32_t now = os_now_ms();
+    for (unsigned i = idx; i < idx + k; i++) {
+        a->state[i] = POOL_STATE_EMPTY;
+        a->empty_since[i] = now;
+        a->free_mask |= (uint64_t)1 << i;
+        a->empty_mask |= (uint64_t)1 << i;
+    }
+    n_empty_resident += k;
+    set_nfree(a, a->nfree + k);
     if (a->nfree == USABLE_POOLS && ++n_fully_free > 1)
         arena_free(a);              /* keep at most one spare arena */
     maybe_purge();
@@ -309,7 +368,7 @@ static unsigned pool_live_blocks(const pool_t *p, unsigned nblocks)
 static void pool_info(const arena_t *a, unsigned i, pool_pool_info_t *out)
 {
     out->state = a->state[i];
-    out->size_class = a->cls[i];
+    out->size_class = a->state[i] == POOL_STATE_USED || a->state[i] == POOL_STATE_SPAN ? a->cls[i] : 0;
     out->used = out->blocks = 0;
     if (a->state[i] == POOL_STATE_USED) {
         unsigned nb = class_blocks(a->cls[i]);
@@ -345,9 +404,13 @@ void arena_stats_locked(pool_stats_t *st)
                 cs->blocks_free += (uint64_t)(pi.blocks - pi.used);
                 b->allocated += pi.used * bs;
                 b->free_blocks += (uint64_t)(pi.blocks - pi.used) * bs;
-                b->quantization += POOL_POOL_SIZE - pi.blocks * bs;
+                b->quantization += (uint64_t)class_pools(pi.size_class) * POOL_POOL_SIZE -
+                                   pi.blocks * bs;
                 break;
             }
+            case POOL_STATE_SPAN:       /* its bytes are counted with the run's first pool */
+                st->pools_span++;
+                break;
             case POOL_STATE_HEADER:
                 b->pool_headers += POOL_POOL_SIZE;
                 break;

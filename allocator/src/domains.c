@@ -9,7 +9,8 @@
  * another thread may still be calling through them.
  *
  * POOLMALLOC chooses the start-up configuration:
- *   pymalloc        raw = system malloc, mem = obj = pool allocator (default)
+ *   pymalloc        raw = system malloc, mem = obj = pool allocator (default;
+ *                   in a debug build, `make debug`, pymalloc_debug is)
  *   malloc          every domain = system malloc
  *   debug           pymalloc + debug hooks (also "pymalloc_debug")
  *   malloc_debug    malloc + debug hooks
@@ -172,7 +173,12 @@ const char *domains_env_name(void)
 void domains_init(void)
 {
     const char *s = domains_env_name();
-    if (s && setup_static(s) != 0)
+    if (!s) {
+        if (POOL_DEBUG_DEFAULT)
+            setup_static("pymalloc_debug");
+        return;
+    }
+    if (setup_static(s) != 0)
         pool_report_error("POOLMALLOC=%s is not one of pymalloc, malloc, debug, "
                           "pymalloc_debug, malloc_debug; using pymalloc", s);
 }

@@ -63,6 +63,20 @@ static heap_t *heap_adopt(void)
     return NULL;
 }
 
+/* How many freed blocks a heap keeps per class. Small classes: CACHE_BYTES
+ * worth and at least 64 blocks, so a burst of a few thousand blocks spread
+ * over the classes goes to the cache rather than to pool headers, whose
+ * pools would empty at the burst's end and go back to the arena only to be
+ * taken again (at most ~570 KiB a thread). Medium classes: MEDIUM_CACHE_BYTES
+ * worth and at least one, so a free/malloc pair of even the largest class
+ * stays off the arena (at most ~2 MiB a thread, every cache full). */
+static uint32_t cache_blocks(unsigned c)
+{
+    size_t bytes = c < NSMALL ? CACHE_BYTES : MEDIUM_CACHE_BYTES, least = c < NSMALL ? 64 : 1;
+    size_t n = bytes / class_size(c);
+    return (uint32_t)(n < least ? least : n);
+}
+
 /* thread_heap: counted in `heaps` (the exit heap is not a thread's) */
 static heap_t *heap_new(bool thread_heap)
 {
@@ -72,8 +86,7 @@ static heap_t *heap_new(bool thread_heap)
     memset(h, 0, sizeof *h);
     for (unsigned c = 0; c < NCLASSES; c++) {
         h->cls[c].cur = &pool_pool_empty;
-        size_t n = CACHE_BYTES / class_size(c);
-        h->cls[c].cache_max = n < 16 ? 16 : (uint32_t)n;
+        h->cls[c].cache_max = cache_blocks(c);
     }
     atomic_store(&h->state, HEAP_OWNED);
     heap_t *top = atomic_load_explicit(&registry, memory_order_relaxed);

@@ -49,6 +49,26 @@ static void read_purge_delay(void)
     arena_set_purge_delay(v);
 }
 
+/* POOLMALLOC_THRESHOLD: the largest request the pools serve; 512 is
+ * pymalloc's own threshold (the medium tier off). */
+static void read_threshold(void)
+{
+    const char *s = getenv("POOLMALLOC_THRESHOLD");
+    size_t v = POOL_DEFAULT_THRESHOLD;
+    if (s && *s) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(s, &end, 10);
+        if (errno || *end || *s == '-' || n < POOL_SMALL_REQUEST_THRESHOLD || n > POOL_MEDIUM_MAX)
+            pool_report_error("POOLMALLOC_THRESHOLD=%s: expected bytes from %u (pymalloc's "
+                              "threshold) to %u; keeping %zu", s, POOL_SMALL_REQUEST_THRESHOLD,
+                              POOL_MEDIUM_MAX, v);
+        else
+            v = (size_t)n;
+    }
+    classes_set_threshold(v);
+}
+
 /* Lock order: debug quarantine, heap sweep, arenas, metadata. */
 static void fork_prepare(void)
 {
@@ -103,8 +123,10 @@ void pool_ensure_init(void)
         return;
     }
     os_region_init();
+    classes_init();
     heap_setup();
     read_purge_delay();
+    read_threshold();
     domains_init();
     if (stats_wanted())
         stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);

@@ -3,13 +3,16 @@
  * says the same for readers of the documentation).
  *
  * Size classes. Requests of 1..512 bytes are rounded up to one of 32 classes
- * of 16 bytes; larger and 0-byte requests go to the system allocator (sys.c,
- * large.c). Each class is served from pools holding blocks of that size only.
+ * of 16 bytes (pymalloc's), 513 B..256 KiB to one of 36 medium classes, four
+ * per doubling, served from runs of 1..16 pools (the medium tier, below);
+ * larger and 0-byte requests go to the system allocator (sys.c, large.c).
+ * Each class is served from pools holding blocks of that size only.
  *
  * Fast path. malloc pops the free list of the calling thread's current pool
  * for the class; free of a block the thread owns pushes it back. Neither takes
  * a lock nor touches a shared counter. In front of the pools, each heap keeps
- * up to 8 KiB of blocks per class (at least 16) that it freed last and hands
+ * up to 8 KiB of blocks per small class (at least 64; 32 KiB and at least one
+ * per medium class) that it freed last and hands
  * those out first: a block freed a moment ago is still in the CPU's caches,
  * and a free/malloc pair then touches no pool header at all.
  *
@@ -42,8 +45,12 @@
  *          the headers of pools 1..63, packed: a 64-byte line each that the
  *          owning thread uses, then a 64-byte line each that other threads
  *          write (remote frees).
- *   pool   16 KiB of equal blocks of one size class.
- *   heap   one per thread; owns pools and allocates from them without locks.
+ *   pool   16 KiB of equal blocks of one small size class (16..512 bytes).
+ *   run    2..16 contiguous pools of one arena serving one medium class
+ *          (640 B .. 256 KiB); a medium class of up to 2 KiB uses runs of
+ *          one pool, which are plain pools.
+ *   heap   one per thread; owns pools and runs and allocates from them
+ *          without locks.
  *
  * Why not the header at the start of each pool, as pymalloc does: headers at
  * 16 KiB strides all fall into the same few cache sets, so only a handful
@@ -53,6 +60,45 @@
  * A block's pool header is found by arithmetic on its address; whether an
  * address is ours at all is one compare against the arena region (or a bit
  * in arena_map), so free() never reads memory it does not own.
+ *
+ * The medium tier. Above pymalloc's 512 bytes the classes are spaced four
+ * per doubling (640, 768, 896, 1024, 1280, ..., 229376, 262144: 36 classes),
+ * so a request wastes less than 20% of its block. A medium class is served
+ * by runs: the fewest contiguous pools that hold at least 8 blocks with at
+ * most 1/16 of the run lost to quantization, at most 16 pools (256 KiB); the
+ * classes above 32 KiB, which cannot have 8 blocks in 16 pools, get the run
+ * of at most 16 pools holding the most blocks within that loss. The table
+ * is built at start-up (classes.c).
+ *
+ * A run is one pool as far as every list, counter and protocol goes: its
+ * header is the header of its first pool, which holds the free list, the
+ * bump pointer, the used count and the remote-free word for the whole run.
+ * Each further pool of the run (POOL_STATE_SPAN in the arena map) has a
+ * header too, holding copies of the run's owner and class (all a free needs
+ * to put a block in the thread's cache) and `span`, how many pools back the
+ * run's first pool is; a free that goes past the cache, or comes from
+ * another thread, finds the run's header with that one byte (a plain
+ * pool's span is 0). Like mimalloc's slice offset, but read only off the
+ * common path. The same heap
+ * caches, the same lock-free fast paths, the same cross-thread protocol,
+ * the same purge delay (every pool of an empty run is an empty pool again),
+ * the same path back to the arena and from there to the OS serve both tiers.
+ *
+ * Against the others. mimalloc cuts 4 MiB segments into 64 KiB slices and
+ * makes a "page" of one size class from 1 (small) up to 8 slices (medium,
+ * 512 KiB), found from a block by the segment's address and a per-slice
+ * offset back to the page's first slice: the same arithmetic as ours, at a
+ * coarser grain. jemalloc serves classes up to 14 KiB from slabs (a few
+ * pages each, a bitmap per slab) and larger ones as page-run extents from
+ * a tree, one allocation per extent. Runs of our own 16 KiB pools inside the
+ * 1 MiB arenas keep one arena kind, one header layout and one address
+ * lookup for the whole range; a free list (not a bitmap) keeps the medium
+ * fast path identical to the small one; and up to 256 KiB every class keeps
+ * several blocks per run where it can, so medium churn is a free-list pop,
+ * not a trip to the arena as jemalloc's large extents are. The price: runs
+ * need contiguous free pools, so an arena fragmented by small pools may
+ * not hold a long run (a new arena is mapped then), and a run, like a pool,
+ * goes back to its arena only when every block in it is free.
  *
  * Threads: a pool belongs to one heap. The owner pops and pushes blocks on the
  * pool's plain free list. Any other thread pushes onto the pool's atomic
@@ -95,10 +141,47 @@
 #define MAP_BITS        (ADDR_BITS - ARENA_SHIFT)
 #define MAP_WORDS       ((size_t)1 << (MAP_BITS - 6))
 
-static inline size_t class_size(unsigned c) { return (size_t)(c + 1) << ALIGN_SHIFT; }
-static inline unsigned class_blocks(unsigned c)
+#define NSMALL          POOL_NUM_SMALL_CLASSES
+#define MAX_RUN_POOLS   16
+
+/* ---- classes.c: the size classes ------------------------------------------ */
+typedef struct {
+    uint32_t size;      /* block size */
+    uint16_t blocks;    /* blocks per pool or run */
+    uint8_t  pools;     /* pools per run (1: a plain pool) */
+} class_info_t;
+INTERNAL extern class_info_t pool_classes[NCLASSES];
+/* The largest request the pools serve: set once at start-up, read by any
+ * thread's malloc (relaxed: a plain load). */
+INTERNAL extern _Atomic size_t pool_threshold;
+static inline size_t threshold(void)
 {
-    return (unsigned)(POOL_POOL_SIZE / class_size(c));
+    return atomic_load_explicit(&pool_threshold, memory_order_relaxed);
+}
+INTERNAL void   classes_init(void);
+INTERNAL bool   classes_set_threshold(size_t n);
+
+static inline size_t class_size(unsigned c) { return pool_classes[c].size; }
+static inline unsigned class_blocks(unsigned c) { return pool_classes[c].blocks; }
+static inline unsigned class_pools(unsigned c) { return pool_classes[c].pools; }
+
+/* The medium class of a request of 513..262144 bytes: the doubling it falls
+ * in (by its highest bit) and which quarter of it. */
+static inline size_t medium_class(size_t n)
+{
+    size_t m = n - 1;
+    unsigned e = 63u - (unsigned)__builtin_clzl(m);     /* 9 .. 17 */
+    return NSMALL + (size_t)(e - 9) * 4 + ((m >> (e - 2)) & 3);
+}
+
+/* Any request's class; NCLASSES for what the pools do not serve (n == 0
+ * wraps to a huge request). */
+static inline size_t class_of(size_t n)
+{
+    size_t c = (n - 1) >> ALIGN_SHIFT;
+    if (likely(c < NSMALL))
+        return c;
+    return n - 1 < threshold() ? medium_class(n) : NCLASSES;
 }
 
 #define RELAXED_LOAD(obj) atomic_load_explicit((obj), memory_order_relaxed)
@@ -142,19 +225,24 @@ typedef struct block { struct block *next; } block_t;
 typedef struct heap heap_t;
 typedef struct arena arena_t;
 
-/* A pool's header, the owner's line (in the arena's pool 0). */
+/* A pool's (or run's) header, the owner's line (in the arena's pool 0). The
+ * further pools of a run use only `span`, `heap` and `cls` (copies of the
+ * run's, stable while the run serves its class, so a free whose block goes
+ * to the heap's cache needs no more than the line of its own pool). */
 typedef struct pool {
     block_t        *free;       /* owner's free list */
-    uint32_t        used;       /* blocks handed out, including those in xfree (owner-only) */
-    uint16_t        cls;
-    uint8_t         listed;     /* on its heap's class list */
-    uint8_t         full_marked;/* owner set FULL in xfree and no drain has seen it since */
     heap_t         *heap;       /* owner; changes only while the pool is empty */
     char           *bump;       /* next never-carved block */
     char           *end;        /* end of the last whole block */
     struct pool    *next, *prev;/* heap class list */
-    uint16_t        bsize, nblocks;
-    uint32_t        relink_at;  /* a local free leaving used <= this takes the slow path */
+    uint32_t        used;       /* blocks handed out, including those in xfree (owner-only) */
+    uint32_t        bsize;
+    uint16_t        nblocks;
+    uint16_t        relink_at;  /* a local free leaving used <= this takes the slow path */
+    uint8_t         cls;
+    uint8_t         listed;     /* on its heap's class list */
+    uint8_t         full_marked;/* owner set FULL in xfree and no drain has seen it since */
+    uint8_t         span;       /* pools back to the run's first pool (0: it is the first) */
 } pool_t;
 
 /* The line other threads write, REMOTE_OFFSET bytes after the owner's line.
@@ -181,12 +269,13 @@ _Static_assert(2 * REMOTE_OFFSET <= POOL_POOL_SIZE, "the headers fit in pool 0")
  * so a block just freed (still in the CPU's caches) is the next one handed
  * out, and a free/malloc pair touches no pool header. The blocks still
  * count as used in their pools; the statistics move them to the free side. */
-#define CACHE_BYTES 8192u               /* per class: at most 256 KiB a thread */
+#define CACHE_BYTES 8192u               /* per small class (see cache_blocks()) */
+#define MEDIUM_CACHE_BYTES 32768u       /* per medium class */
 typedef struct {
     pool_t  *cur;                       /* head of the class list (or the sentinel) */
     block_t *cache;
     uint32_t ncache;                    /* blocks in cache (owner-only counter) */
-    uint32_t cache_max;                 /* CACHE_BYTES worth of blocks, at least 16 */
+    uint32_t cache_max;                 /* see cache_blocks() in heap.c */
     uint64_t nmalloc, nfree;            /* statistics (owner-only counters) */
     pool_t  *tail;
 } __attribute__((aligned(64))) heap_class_t;
@@ -238,11 +327,19 @@ static inline bool is_ours(const void *p)
 
 /* The header of the pool holding block p: the arena's start, plus 64 bytes
  * times the pool's number. */
-static inline pool_t *pool_of(const void *p)
+static inline pool_t *pool_line_of(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
     return (pool_t *)((a & ~(uintptr_t)(POOL_ARENA_SIZE - 1)) |
                       ((a >> (POOL_SHIFT - 6)) & ((uintptr_t)(POOLS_PER_ARENA - 1) << 6)));
+}
+
+/* The header of the pool or run holding block p: a pool inside a run
+ * points back to the run's first pool. */
+static inline pool_t *pool_of(const void *p)
+{
+    pool_t *line = pool_line_of(p);
+    return line - line->span;
 }
 
 static inline pool_t *pool_header(char *arena_base, unsigned index)
@@ -270,11 +367,10 @@ static inline char *pool_base(const pool_t *p)
 struct arena {
     char     *base;
     uint16_t  nfree;          /* pools not serving a class */
-    uint16_t  ncarved;        /* pools ever handed out (high-water index) */
-    int16_t   free_head;      /* LIFO list of empty / returned pools, by index */
+    uint64_t  free_mask;      /* bit i: pool i serves no class (empty, returned, untouched) */
+    uint64_t  empty_mask;     /* bit i: pool i is empty and still resident */
     uint8_t   state[POOLS_PER_ARENA];      /* POOL_STATE_* */
     uint8_t   cls[POOLS_PER_ARENA];
-    int8_t    free_next[POOLS_PER_ARENA];
     uint32_t  empty_since[POOLS_PER_ARENA];/* ms clock when it became empty */
     arena_t  *next, *prev;    /* usable list, ascending nfree */
     arena_t  *all_next, *all_prev; /* every live arena, by address */
@@ -373,6 +469,13 @@ INTERNAL uint32_t os_now_ms(void);              /* coarse monotonic clock */
 INTERNAL extern pthread_mutex_t pool_meta_lock;
 
 /* ---- domains.c ------------------------------------------------------------- */
+/* Without POOLMALLOC, a debug build (make debug) wraps the pool allocator in
+ * the debug hooks, as CPython's debug builds do. */
+#ifdef POOL_DEBUG_BUILD
+#define POOL_DEBUG_DEFAULT 1
+#else
+#define POOL_DEBUG_DEFAULT 0
+#endif
 INTERNAL void domains_init(void);   /* apply POOLMALLOC; must not allocate */
 INTERNAL extern pthread_mutex_t pool_debug_lock;   /* the debug quarantine */
 

@@ -29,11 +29,12 @@ void pool_init(pool_t *p, heap_t *h, unsigned cls)
     size_t bs = class_size(cls);
     unsigned nb = class_blocks(cls);
     p->free = NULL;
-    p->cls = (uint16_t)cls;
+    p->cls = (uint8_t)cls;
+    p->span = 0;
     p->listed = 0;
     p->full_marked = 0;
     p->heap = h;
-    p->bsize = (uint16_t)bs;
+    p->bsize = (uint32_t)bs;
     p->nblocks = (uint16_t)nb;
     p->relink_at = 0;
     p->bump = pool_base(p);
@@ -201,7 +202,7 @@ static pool_t *heap_find_pool(heap_t *h, unsigned cls)
             pool_collect(p);
             return p;
         }
-        p->relink_at = p->nblocks - 1u - p->nblocks / 16u;
+        p->relink_at = (uint16_t)(p->nblocks - 1u - p->nblocks / 16u);
     }
     heap_sweep_abandoned();
     pool_t *p = arena_pool_acquire(h, cls);
@@ -265,6 +266,7 @@ void pool_free_slow(heap_t *h, pool_t *p)
 
 void pool_free_remote(pool_t *p, block_t *b)
 {
+    p -= p->span;               /* the run's header, if p is a run's further pool */
     /* Read what we need before the push: once the block is in, the owner
      * may empty and recycle the pool at any moment. */
     heap_t *owner = p->heap;

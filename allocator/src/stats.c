@@ -21,12 +21,13 @@ static void fill_geometry(pool_stats_t *st)
     st->pool_size = POOL_POOL_SIZE;
     st->pool_header_size = 2 * LINE;
     st->arena_header_size = POOL_POOL_SIZE;
-    st->small_threshold = POOL_SMALL_REQUEST_THRESHOLD;
-    st->num_classes = NCLASSES;
+    st->small_threshold = (uint32_t)threshold();
+    st->num_classes = (uint32_t)class_of(threshold()) + 1;   /* the classes in use */
     st->pools_per_arena = USABLE_POOLS;
-    for (unsigned c = 0; c < NCLASSES; c++) {
+    for (unsigned c = 0; c < st->num_classes; c++) {   /* the rest stay zero */
         st->classes[c].size = (uint32_t)class_size(c);
         st->classes[c].blocks_per_pool = class_blocks(c);
+        st->classes[c].pools_per_run = class_pools(c);
     }
 }
 

@@ -17,6 +17,7 @@ static const fields_field_t bytes[] = {
 static const fields_field_t pools[] = {
     FIELD("used", pools_used), FIELD("empty", pools_empty),
     FIELD("untouched", pools_untouched), FIELD("returned", pools_returned),
+    FIELD("span", pools_span),
 };
 static const fields_field_t ops[] = {
     FIELD("malloc", ops.malloc),   FIELD("free", ops.free),
@@ -36,7 +37,7 @@ uint64_t fields_value(const pool_stats_t *st, const fields_field_t *f)
     return v;
 }
 
-unsigned fields_class_size(unsigned c) { return (c + 1) * POOL_ALIGNMENT; }
+unsigned fields_class_size(unsigned c) { return pool_class_size(c); }
 
 static char class_labels[POOL_NUM_CLASSES][8];
 

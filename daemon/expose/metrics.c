@@ -162,13 +162,19 @@ static void size_histogram(expo_t *e, const pool_stats_t *st)
     uint64_t cum[POOL_NUM_CLASSES + POOL_LARGE_BUCKETS - 1], count = 0;
     double sum = 0;
     size_t n = 0;
+    /* The large buckets at or below the top class hold only what bypassed
+     * the pools that low (0-byte requests): counted in the first bucket. */
+    uint32_t top = st->num_classes ? st->classes[st->num_classes - 1].size : 0;
+    unsigned first = 0;
+    while (first < POOL_LARGE_BUCKETS - 1 && pool_large_bucket_bounds[first] <= top)
+        count += st->large_hist[first++];
     for (unsigned c = 0; c < st->num_classes; c++, n++) {
         count += st->classes[c].mallocs;
         sum += (double)st->classes[c].mallocs * st->classes[c].size;
         bounds[n] = st->classes[c].size;
         cum[n] = count;
     }
-    for (unsigned i = 0; i < POOL_LARGE_BUCKETS - 1; i++, n++) {
+    for (unsigned i = first; i < POOL_LARGE_BUCKETS - 1; i++, n++) {
         count += st->large_hist[i];
         bounds[n] = (double)pool_large_bucket_bounds[i];
         cum[n] = count;

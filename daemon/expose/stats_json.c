@@ -36,6 +36,7 @@ static cJSON *size_classes(const pool_stats_t *st, uint32_t has)
     for (unsigned c = 0; a && c < st->num_classes && c < POOL_NUM_CLASSES; c++) {
         const pool_class_stats_t *k = &st->classes[c];
         cJSON *o = OBJECT({ "size", k->size }, { "blocks_per_pool", k->blocks_per_pool },
+                          { "pools_per_run", k->pools_per_run },
                           { "pools", k->pools }, { "full_pools", k->pools_full },
                           { "blocks_allocated", k->blocks_allocated },
                           { "blocks_free", k->blocks_free });
@@ -316,6 +317,8 @@ static cJSON *arena_json(const pool_arena_info_t *a)
         const pool_pool_info_t *p = &a->pools[i];
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "state", state_name(p->state));
+        if (p->state == POOL_STATE_SPAN)    /* a further pool of the run before it */
+            cJSON_AddNumberToObject(j, "size", fields_class_size(p->size_class));
         if (p->state == POOL_STATE_USED) {
             cJSON_AddNumberToObject(j, "size", fields_class_size(p->size_class));
             cJSON_AddNumberToObject(j, "used", p->used);

@@ -18,7 +18,8 @@ static uint64_t per_thread_bytes(wl_thread *t, double share, uint64_t ceiling)
 
 /* Request sizes weighted like a CPython heap: mostly 16-64 byte objects
  * (ints, tuples, small strings), a tail of dicts and lists up to 512 bytes,
- * and now and then a big buffer for the system allocator. Weights per 1000. */
+ * and now and then a bigger buffer (the medium tier's; the system
+ * allocator's under POOLMALLOC_THRESHOLD=512). Weights per 1000. */
 static const struct { uint16_t lo, hi, weight; } py_sizes[] = {
     { 1, 16, 60 },     { 17, 32, 200 },   { 33, 48, 200 },   { 49, 64, 180 },
     { 65, 96, 120 },   { 97, 128, 80 },   { 129, 256, 90 },  { 257, 512, 60 },

@@ -6,11 +6,11 @@
 
 bool stats_fill(const pymalloc_figures_t *f, pool_stats_t *st, char *why, size_t len)
 {
-    if (f->num_classes != POOL_NUM_CLASSES || f->alignment != POOL_ALIGNMENT ||
+    if (f->num_classes != POOL_NUM_SMALL_CLASSES || f->alignment != POOL_ALIGNMENT ||
         f->arena_size / f->pool_size != POOL_POOLS_PER_ARENA) {
         snprintf(why, len, "pymalloc's geometry (%u classes of %u bytes, %llu pools per arena) "
                  "does not fit the export format (%u, %u, %u)", f->num_classes, f->alignment,
-                 (unsigned long long)(f->arena_size / f->pool_size), POOL_NUM_CLASSES,
+                 (unsigned long long)(f->arena_size / f->pool_size), POOL_NUM_SMALL_CLASSES,
                  POOL_ALIGNMENT, POOL_POOLS_PER_ARENA);
         return false;
     }
@@ -33,7 +33,7 @@ bool stats_fill(const pymalloc_figures_t *f, pool_stats_t *st, char *why, size_t
     st->bytes.quantization = f->quantization;
     st->bytes.alignment = f->alignment_lost;
     st->pools_empty = f->unused_pools;
-    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++) {
+    for (unsigned c = 0; c < POOL_NUM_SMALL_CLASSES; c++) {
         pool_class_stats_t *cs = &st->classes[c];
         cs->size = (c + 1) * POOL_ALIGNMENT;
         cs->blocks_per_pool = (uint32_t)figures_blocks_per_pool(f, c);
@@ -55,12 +55,12 @@ bool stats_add_map(const pymalloc_figures_t *f, const arena_map_summary_t *m, po
     bool whole = m->arenas_read == f->arenas_current;
     if (whole && m->pools_empty + m->pools_untouched != f->unused_pools)
         return false;
-    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++)
+    for (unsigned c = 0; c < POOL_NUM_SMALL_CLASSES; c++)
         if (m->pools[c] > f->pools[c] || m->blocks_used[c] > f->blocks_used[c] ||
             m->pools_full[c] > m->pools[c] ||
             (whole && (m->pools[c] != f->pools[c] || m->blocks_used[c] != f->blocks_used[c])))
             return false;
-    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++)
+    for (unsigned c = 0; c < POOL_NUM_SMALL_CLASSES; c++)
         st->classes[c].pools_full = m->pools_full[c];
     st->pools_untouched = m->pools_untouched;
     st->pools_empty = f->unused_pools - m->pools_untouched;

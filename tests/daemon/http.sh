@@ -96,11 +96,15 @@ s = json.load(open(sys.argv[1]))
 a = s["allocator"]
 for k in ("current", "allocated_total", "released_total", "highwater", "arena_size"):
     assert k in a["arenas"], k
-assert len(a["size_classes"]) == 32, len(a["size_classes"])
+assert len(a["size_classes"]) == 68, len(a["size_classes"])
 for c in a["size_classes"]:
-    for k in ("size", "pools", "blocks_allocated", "blocks_free", "allocations", "frees"):
+    for k in ("size", "pools", "pools_per_run", "blocks_allocated", "blocks_free", "allocations",
+              "frees"):
         assert k in c, k
-assert [c["size"] for c in a["size_classes"]] == list(range(16, 513, 16))
+# pymalloc's 32 classes of 16 B, then four per doubling up to 256 KiB
+medium = [(1 << e) + q * (1 << (e - 2)) for e in range(9, 18) for q in range(1, 5)]
+assert [c["size"] for c in a["size_classes"]] == list(range(16, 513, 16)) + medium
+assert sum(c["pools"] * (c["pools_per_run"] - 1) for c in a["size_classes"]) == a["pools"]["span"]
 b = a["bytes"]
 assert sum(b.values()) == a["arenas"]["current"] * a["arenas"]["arena_size"], b
 assert "allocations" in a["large"] and "operations" in a

@@ -36,8 +36,9 @@ for w in python steady fragmenter burst; do
   ok $([[ $(curl -s "$POOLD_URL/healthz") == ok ]]; echo $?) "$w: healthy"
   case $w in
   python)
-    n=$(metric poold_large_mallocs_total <<<"$s2")
-    ok $([[ $n -gt 0 ]]; echo $?) "python: some requests are large ($n)"
+    n=$(( $(metric poold_allocation_size_bytes_count <<<"$s2") -
+          $(metric 'poold_allocation_size_bytes_bucket{le="512.0"}' <<<"$s2") ))
+    ok $([[ $n -gt 0 ]]; echo $?) "python: some requests are above 512 bytes, the medium tier's ($n)"
     small=$(metric 'poold_allocation_size_bytes_bucket{le="64.0"}' <<<"$s2")
     all=$(metric poold_allocation_size_bytes_count <<<"$s2")
     ok $([[ $((small * 100 / all)) -ge 50 ]]; echo $?) "python: most requests are 64 bytes or less ($small of $all)"

@@ -44,14 +44,23 @@ static void fail(const char *what, const slot_t *s)
     abort();
 }
 
-/* Sizes: near a class boundary, near the threshold, 0, or up to 64 KiB. */
+static bool is_class_size(size_t n)
+{
+    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++)
+        if (pool_class_size(c) == n)
+            return true;
+    return false;
+}
+
+/* Sizes: near a class boundary (small or medium), near pymalloc's threshold
+ * or the pools' top, 0, or up to 64 KiB. */
 static size_t read_size(input_t *in)
 {
     unsigned k = byte(in), v = byte(in);
     switch (k & 7) {
     case 0: return 0;
-    case 1: return (size_t)(v % POOL_NUM_CLASSES + 1) * POOL_ALIGNMENT + (k >> 3) % 3 - 1;
-    case 2: return POOL_SMALL_REQUEST_THRESHOLD - 8 + (v % 17);
+    case 1: return (size_t)pool_class_size(v % POOL_NUM_CLASSES) + (k >> 3) % 3 - 1;
+    case 2: return ((k >> 3) & 1 ? POOL_MEDIUM_MAX : POOL_SMALL_REQUEST_THRESHOLD) - 8 + (v % 17);
     case 3: return ((size_t)v << 8 | byte(in)) & 0xffff;
     default: return 1 + v * ((k >> 3) % 3 + 1);
     }
@@ -176,9 +185,7 @@ static void step(input_t *in)
     case 8:
         if (s->p && s->via == VIA_POOL && pool_usable_size(s->p) < s->n)
             fail("usable size shrank", s);
-        if (s->p && s->via == VIA_POOL && pool_owns(s->p) &&
-            (pool_usable_size(s->p) > POOL_SMALL_REQUEST_THRESHOLD ||
-             pool_usable_size(s->p) % POOL_ALIGNMENT))
+        if (s->p && s->via == VIA_POOL && pool_owns(s->p) && !is_class_size(pool_usable_size(s->p)))
             fail("a pool block whose usable size is not a size class", s);
         break;
     case 9:

@@ -71,15 +71,17 @@ static inline uint64_t rng_next(rng_t *r)
 
 static inline size_t rng_below(rng_t *r, size_t n) { return (size_t)(rng_next(r) % n); }
 
-/* Request sizes weighted like real programs: mostly small, some up to the
- * threshold, a few large ones, and now and then 0. */
+/* Request sizes weighted like real programs: mostly small, some up to
+ * pymalloc's 512 bytes, some medium, a few on both sides of the pools' top
+ * (256 KiB), and now and then 0. */
 __attribute__((unused)) static size_t rng_size(rng_t *r)
 {
     size_t k = rng_below(r, 100);
     if (k < 65) return 1 + rng_below(r, 128);
     if (k < 90) return 1 + rng_below(r, 512);
-    if (k < 98) return 513 + rng_below(r, 8000);
-    if (k < 99) return 8192 + rng_below(r, 120000);
+    if (k < 96) return 513 + rng_below(r, 8000);
+    if (k < 98) return 8192 + rng_below(r, 120000);
+    if (k < 99) return (128 << 10) + rng_below(r, 160 << 10);
     return 0;
 }
 

@@ -47,7 +47,8 @@ __attribute__((unused)) static bool stats_consistent(const pool_stats_t *st, cha
                   st->arenas_highwater <= st->arenas_allocated_total,
                   "highwater %" PRIu64 " outside [current, allocated_total]",
                   st->arenas_highwater);
-    uint64_t pools = st->pools_used + st->pools_empty + st->pools_untouched + st->pools_returned;
+    uint64_t pools = st->pools_used + st->pools_empty + st->pools_untouched + st->pools_returned +
+                     st->pools_span;
     STATS_REQUIRE(pools == st->arenas_current * st->pools_per_arena,
                   "pool states sum to %" PRIu64 ", arenas hold %" PRIu64, pools,
                   st->arenas_current * st->pools_per_arena);
@@ -66,11 +67,20 @@ __attribute__((unused)) static bool stats_consistent(const pool_stats_t *st, cha
     STATS_REQUIRE(st->purged_bytes == st->purged_pools * st->pool_size,
                   "purged_bytes %" PRIu64 " != purged_pools * pool_size", st->purged_bytes);
 
-    uint64_t cpools = 0, alloc = 0, freeb = 0, quant = 0;
+    uint64_t cpools = 0, spans = 0, alloc = 0, freeb = 0, quant = 0;
+    STATS_REQUIRE(st->num_classes >= POOL_NUM_SMALL_CLASSES && st->num_classes <= POOL_NUM_CLASSES,
+                  "%u classes", st->num_classes);
     for (unsigned c = 0; c < st->num_classes; c++) {
         const pool_class_stats_t *cs = &st->classes[c];
-        STATS_REQUIRE(cs->size == (c + 1) * POOL_ALIGNMENT, "class %u has size %u", c, cs->size);
-        STATS_REQUIRE(cs->blocks_per_pool == st->pool_size / cs->size,
+        uint64_t run = (uint64_t)cs->pools_per_run * st->pool_size;
+        STATS_REQUIRE(c < POOL_NUM_SMALL_CLASSES ? cs->size == (c + 1) * POOL_ALIGNMENT
+                                                 : cs->size > st->classes[c - 1].size &&
+                                                   cs->size <= 5 * (st->classes[c - 1].size / 4),
+                      "class %u has size %u", c, cs->size);
+        STATS_REQUIRE(cs->pools_per_run >= 1 && cs->pools_per_run <= 16 &&
+                      (c >= POOL_NUM_SMALL_CLASSES || cs->pools_per_run == 1),
+                      "class %u: runs of %u pools", c, cs->pools_per_run);
+        STATS_REQUIRE(cs->blocks_per_pool == run / cs->size && cs->blocks_per_pool >= 1,
                       "class %u: %u blocks per pool", c, cs->blocks_per_pool);
         STATS_REQUIRE(cs->blocks_allocated + cs->blocks_free == cs->pools * cs->blocks_per_pool,
                       "class %u: %" PRIu64 " allocated + %" PRIu64 " free != %" PRIu64
@@ -78,12 +88,15 @@ __attribute__((unused)) static bool stats_consistent(const pool_stats_t *st, cha
                       cs->blocks_per_pool);
         STATS_REQUIRE(cs->pools_full <= cs->pools, "class %u: more full pools than pools", c);
         cpools += cs->pools;
+        spans += cs->pools * (cs->pools_per_run - 1u);
         alloc += cs->blocks_allocated * cs->size;
         freeb += cs->blocks_free * cs->size;
-        quant += cs->pools * (st->pool_size - (uint64_t)cs->blocks_per_pool * cs->size);
+        quant += cs->pools * (run - (uint64_t)cs->blocks_per_pool * cs->size);
     }
     STATS_REQUIRE(cpools == st->pools_used, "class pools sum to %" PRIu64 ", pools_used %" PRIu64,
                   cpools, st->pools_used);
+    STATS_REQUIRE(spans == st->pools_span, "class runs span %" PRIu64 " pools, pools_span %" PRIu64,
+                  spans, st->pools_span);
     STATS_REQUIRE(alloc == b->allocated, "class blocks hold %" PRIu64 " bytes, allocated %" PRIu64,
                   alloc, b->allocated);
     STATS_REQUIRE(freeb == b->free_blocks, "class free blocks hold %" PRIu64

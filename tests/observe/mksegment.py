@@ -15,8 +15,8 @@ pool=A:P:S[:U] sets pool P of arena record A to state S (and used to U).
 truncate=N cuts the file to N bytes.
 scale=K makes a version 2 segment of this build with K times the arenas:
 every arena record repeated K times (at consecutive arena addresses) and
-every count of the statistics multiplied to match (32-class pool_stats_t
-only): a large heap, consistent, without the memory.
+every count of the statistics multiplied to match (this build's
+pool_stats_t, 68 classes, only): a large heap, consistent, without the memory.
 pymalloc=1 turns a version 2 segment of this build into one CPython's
 pymalloc could publish: allocator 2, only the map among the groups (the
 operation, purge, heap, large-block and cache figures zeroed).
@@ -36,6 +36,10 @@ FIELDS = {
 }
 V2_STATS = 152        # offset of pool_stats_t in pool_export_header_t
 RECORD = 400          # sizeof(pool_arena_info_t): address, free_pools, 64 x 6-byte pools
+STATS_SIZE = 5280     # sizeof(pool_stats_t)
+NCLASSES = 68         # pool_stats_t's classes: pymalloc's 32, then the medium tier's 36
+CLASS = 72            # sizeof(pool_class_stats_t)
+CLASSES = 176         # offset of classes[] in pool_stats_t: geometry, arenas, bytes, pools
 POOL_INFO = (12, 6)   # offset of pools[] in a record, size of one
 
 
@@ -61,24 +65,25 @@ def set_pool(data, spec):
 
 
 def to_pymalloc(data):
-    """Zero what pymalloc does not keep; offsets of today's pool_stats_t
-    (2424 bytes, 32 classes) only."""
-    if struct.unpack_from("<I", data, 16)[0] != 2424:
-        raise SystemExit("mksegment.py: pymalloc=1 knows only the 32-class pool_stats_t")
+    """Zero what pymalloc does not keep (the template must come from a
+    process in the pymalloc-faithful mode, POOLMALLOC_THRESHOLD=512: 32
+    classes); offsets of this build's pool_stats_t only."""
+    if struct.unpack_from("<I", data, 16)[0] != STATS_SIZE:
+        raise SystemExit("mksegment.py: pymalloc=1 knows only this build's pool_stats_t")
     s = V2_STATS
-    classes = s + 32 + 5 * 8 + 8 * 8 + 4 * 8            # after geometry, arenas, bytes, pools
-    for c in range(32):
-        k = classes + c * 64
-        data[k + 40:k + 64] = bytes(24)                  # mallocs, frees, blocks_cached
-    tail = classes + 32 * 64                             # large_*, hist, ops, purge, heaps
-    data[tail:s + 2424] = bytes(s + 2424 - tail)
+    classes = s + CLASSES
+    for c in range(NCLASSES):
+        k = classes + c * CLASS
+        data[k + 48:k + 72] = bytes(24)                  # mallocs, frees, blocks_cached
+    tail = classes + NCLASSES * CLASS                    # large_*, hist, ops, purge, heaps
+    data[tail:s + STATS_SIZE] = bytes(s + STATS_SIZE - tail)
     struct.pack_into("<II", data, 80, 2, 1 << 5)         # allocator PYMALLOC, has MAP
     data[88:120] = b"3.11.2".ljust(32, b"\0")
 
 
 def scale(data, k):
-    if struct.unpack_from("<I", data, 16)[0] != 2424:
-        raise SystemExit("mksegment.py: scale= knows only the 32-class pool_stats_t")
+    if struct.unpack_from("<I", data, 16)[0] != STATS_SIZE:
+        raise SystemExit("mksegment.py: scale= knows only this build's pool_stats_t")
     hs = header_size(data)
     recs = struct.unpack_from("<I", data, 136)[0]
     s = V2_STATS
@@ -99,11 +104,11 @@ def scale(data, k):
     struct.pack_into("<QQQQ", data, s + 32, arenas * k, 0, arenas * k, arenas * k)
     mul(s + 64)                      # mapped_bytes
     mul(s + 72, 8)                   # bytes by kind
-    mul(s + 136, 4)                  # pools by state
-    for c in range(32):
-        k0 = s + 168 + c * 64
-        mul(k0 + 8, 4)               # pools, pools_full, blocks_allocated, blocks_free
-        mul(k0 + 56)                 # blocks_cached
+    mul(s + 136, 5)                  # pools by state (span included)
+    for c in range(NCLASSES):
+        k0 = s + CLASSES + c * CLASS
+        mul(k0 + 16, 4)              # pools, pools_full, blocks_allocated, blocks_free
+        mul(k0 + 64)                 # blocks_cached
     struct.pack_into("<III", data, 132, recs * k, recs * k, 0)
     struct.pack_into("<Q", data, 144, recs * k)
     return data[:hs] + out

@@ -14,13 +14,16 @@ import sys
 import time
 
 U8, U16, U32, U64, I64 = C.c_uint8, C.c_uint16, C.c_uint32, C.c_uint64, C.c_int64
-NUM_CLASSES, POOLS_PER_ARENA = 32, 64
+# pool_stats_t holds 68 classes (pymalloc's 32, then the medium tier's 36);
+# a pymalloc segment fills the first 32
+STATS_CLASSES, NUM_CLASSES, POOLS_PER_ARENA = 68, 32, 64
 STATE = {"untouched": 0, "used": 1, "empty": 2, "returned": 3, "header": 4, "span": 5,
          "alignment": 6}
 
 
 class ClassStats(C.Structure):
-    _fields_ = [("size", U32), ("blocks_per_pool", U32)] + [
+    _fields_ = [("size", U32), ("blocks_per_pool", U32), ("pools_per_run", U32),
+                ("reserved", U32)] + [
         (n, U64) for n in ("pools", "pools_full", "blocks_allocated", "blocks_free", "mallocs",
                            "frees", "blocks_cached")]
 
@@ -42,8 +45,8 @@ class Stats(C.Structure):
         (n, U64) for n in ("arenas_allocated_total", "arenas_released_total",
                            "arenas_highwater", "arenas_current", "mapped_bytes")] + [
         ("bytes", Bytes)] + [(n, U64) for n in ("pools_used", "pools_empty", "pools_untouched",
-                                                 "pools_returned")] + [
-        ("classes", ClassStats * NUM_CLASSES)] + [
+                                                 "pools_returned", "pools_span")] + [
+        ("classes", ClassStats * STATS_CLASSES)] + [
         (n, U64) for n in ("large_allocations", "large_bytes", "large_mallocs",
                            "large_bytes_total")] + [
         ("large_hist", U64 * 8), ("ops", Ops)] + [

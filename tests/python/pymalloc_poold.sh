@@ -43,8 +43,14 @@ wait_for "scrape | grep -q '^poold_process_info{pid=\"$churn\".*allocator=\"pyma
 scrape > "$TEST_TMP/m1"
 grep -q "^poold_process_info{$lbl,allocator=\"pymalloc\"} 1" "$TEST_TMP/m1"
 ok $? "a python3 exporting its pymalloc is in /metrics, allocator=\"pymalloc\""
-arenas=$(metric "poold_process_arenas{$lbl}" < "$TEST_TMP/m1")
-want=$($LIB get "$SEG/poolmalloc.$still" arenas_current)
+# The segment published just before "ready" may still show the heap half
+# built, so compare once a scrape and the segment agree, for up to 10 s.
+for i in $(seq 50); do
+  arenas=$(scrape | metric "poold_process_arenas{$lbl}")
+  want=$($LIB get "$SEG/poolmalloc.$still" arenas_current)
+  [[ -n $arenas && $arenas == "$want" ]] && break
+  sleep 0.2
+done
 ok $(( arenas != want || arenas < 5 )) "its arena count ($arenas) is the one it exports ($want)"
 grep -q "^poold_process_size_class_blocks{$lbl,size=\"64\",state=\"allocated\"} [1-9]" "$TEST_TMP/m1"
 ok $? "its size classes' blocks are there"

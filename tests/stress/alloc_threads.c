@@ -93,7 +93,7 @@ static void *leave(void *arg)
         size_t n = rng_size(&r);
         l->blk[i] = (block_ref_t){ pool_malloc(n), n };
         pat_fill(l->blk[i].p, n);
-        l->small += n >= 1 && n <= POOL_SMALL_REQUEST_THRESHOLD;
+        l->small += n >= 1 && n <= POOL_MEDIUM_MAX;
     }
     pthread_barrier_wait(&barrier);   /* all alive at once: four distinct heaps */
     return NULL;                      /* exits owning every block */
@@ -357,11 +357,12 @@ static blockq_t parent_q;
 /* GCC 12's AddressSanitizer does not lock its own allocator around fork(),
  * so a child forked while a churn thread is inside ASan's malloc (our large
  * requests go there) deadlocks in ASan, not in us. Under ASan the churn
- * threads stay below the large threshold; the plain build covers the rest. */
+ * threads stay in the pools (small and medium); the plain build also goes
+ * past them. */
 #if defined(__SANITIZE_ADDRESS__)
-enum { CHURN_MAX = POOL_SMALL_REQUEST_THRESHOLD / 3 };
+enum { CHURN_MAX = POOL_MEDIUM_MAX };
 #else
-enum { CHURN_MAX = 600 };
+enum { CHURN_MAX = POOL_MEDIUM_MAX + 8192 };
 #endif
 
 static void *churn(void *arg)

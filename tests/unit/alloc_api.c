@@ -49,7 +49,7 @@ static void test_size_classes(void)
        bad_slot);
     OK(bad_bytes == 0, "three blocks of each class keep their own bytes (%d bad)", bad_bytes);
 
-    size_t large[] = { POOL_SMALL_REQUEST_THRESHOLD + 1, 1000, 4096, 100000, 3 << 20 };
+    size_t large[] = { POOL_MEDIUM_MAX + 1, 300000, 1 << 20, 3 << 20 };
     int ok = 1;
     for (size_t i = 0; i < sizeof large / sizeof large[0]; i++) {
         char *p = pool_malloc(large[i]);
@@ -60,6 +60,45 @@ static void test_size_classes(void)
         pool_free(p);
     }
     OK(ok, "large requests: system blocks, 16-byte aligned, usable >= request");
+}
+
+/* Every medium request (513 B .. 256 KiB) lands in the smallest class that
+ * holds it, less than 25% bigger, and stays the pools' own. */
+static void test_medium_classes(void)
+{
+    int bad_class = 0, bad_waste = 0, bad_align = 0, bad_owner = 0, bad_bytes = 0;
+    size_t step = 1;
+    for (size_t n = POOL_SMALL_REQUEST_THRESHOLD + 1; n <= POOL_MEDIUM_MAX; n += step) {
+        step = n < 4096 ? 1 : n / 61;          /* every size low down, then ~60 a doubling */
+        void *p[2];
+        for (int i = 0; i < 2; i++) {
+            p[i] = pool_malloc(n);
+            pat_fill(p[i], n);
+        }
+        for (int i = 0; i < 2; i++) {
+            size_t u = pool_usable_size(p[i]);
+            unsigned c = 0;
+            while (c < POOL_NUM_CLASSES && pool_class_size(c) != u)
+                c++;
+            bad_class += c == POOL_NUM_CLASSES || u < n || (c > 0 && pool_class_size(c - 1) >= n);
+            bad_waste += (u - n) * 4 >= u;
+            bad_align += !ALIGNED(p[i], POOL_ALIGNMENT);
+            bad_owner += !pool_owns(p[i]) || !pool_owns((char *)p[i] + n - 1);
+            bad_bytes += !pat_check(p[i], n);
+        }
+        for (int i = 0; i < 2; i++)
+            pool_free(p[i]);
+    }
+    OK(bad_class == 0, "usable size of a 513..262144-byte request is the smallest medium class "
+       "holding it (%d bad)", bad_class);
+    OK(bad_waste == 0, "a medium block wastes less than a quarter of itself (%d bad)", bad_waste);
+    OK(bad_align == 0, "medium blocks are 16-byte aligned (%d bad)", bad_align);
+    OK(bad_owner == 0, "medium blocks are owned by the pools, to their last byte (%d bad)",
+       bad_owner);
+    OK(bad_bytes == 0, "two blocks of each medium size keep their own bytes (%d bad)", bad_bytes);
+    OK(pool_class_size(POOL_NUM_SMALL_CLASSES) == 640 &&
+       pool_class_size(POOL_NUM_CLASSES - 1) == POOL_MEDIUM_MAX &&
+       pool_class_size(POOL_NUM_CLASSES) == 0, "medium classes run from 640 to 262144 bytes");
 }
 
 static void test_malloc_zero(void)
@@ -85,7 +124,7 @@ static void test_owns(void)
 {
     static int global;
     int local;
-    void *big = pool_malloc(1 << 16);
+    void *big = pool_malloc(1 << 19);
     void *sys = malloc(16);
     void *small = pool_malloc(16);
     OK(pool_owns(small), "pool_owns(small block)");
@@ -191,6 +230,20 @@ static void test_realloc(void)
     OK(inplace, "realloc within the class stays in place and keeps the bytes");
     OK(moved, "realloc one byte past the class moves the block, with the bytes");
 
+    inplace = moved = 1;
+    for (unsigned c = POOL_NUM_SMALL_CLASSES; c < POOL_NUM_CLASSES; c++) {
+        size_t size = pool_class_size(c), below = pool_class_size(c - 1);
+        void *b = pool_malloc(size);
+        void *orig = b;
+        inplace &= realloc_keeps(&b, size, below + 1) && b == orig;
+        inplace &= realloc_keeps(&b, below + 1, (below + size) / 2) && b == orig;
+        inplace &= realloc_keeps(&b, (below + size) / 2, size) && b == orig;
+        moved &= realloc_keeps(&b, size, size + 1) && b != orig;
+        pool_free(b);
+    }
+    OK(inplace, "realloc within a medium class stays in place and keeps the bytes");
+    OK(moved, "realloc past a medium class moves the block, with the bytes");
+
     /* Across classes and to / from the system allocator. */
     size_t path[] = { 1, 16, 17, 100, 512, 513, 4096, 200000, 300, 20, 2, 70000, 64, 1 };
     p = pool_malloc(path[0]);
@@ -292,6 +345,7 @@ static void test_aligned(void)
 int main(void)
 {
     test_size_classes();
+    test_medium_classes();
     test_malloc_zero();
     test_owns();
     test_calloc();

@@ -1,6 +1,6 @@
 /* The environment: POOLMALLOC (names, debug, unknown values),
- * POOLMALLOC_PURGE_DELAY and POOLMALLOCSTATS, each in a re-executed copy of
- * this program ("alloc_env MODE"). */
+ * POOLMALLOC_PURGE_DELAY, POOLMALLOC_THRESHOLD and POOLMALLOCSTATS, each in a
+ * re-executed copy of this program ("alloc_env MODE"). */
 #include "child.h"
 #include "poolalloc.h"
 #include "tap.h"
@@ -23,6 +23,18 @@ static int child_main(const char *mode)
         pool_mem_free(p);
     } else if (strcmp(mode, "delay") == 0) {
         printf("delay=%ld\n", pool_set_purge_delay_ms(5));
+    } else if (strcmp(mode, "threshold") == 0) {
+        /* the first call starts the allocator, so no request runs ahead of it */
+        void *s = pool_malloc(512), *m = pool_malloc(513), *t = pool_malloc(1000);
+        void *top = pool_malloc(POOL_MEDIUM_MAX);
+        pool_stats_t st;
+        pool_stats_get(&st);
+        printf("threshold=%u classes=%u owned=%d%d%d%d\n", st.small_threshold, st.num_classes,
+               pool_owns(s), pool_owns(m), pool_owns(t), pool_owns(top));
+        pool_free(s);
+        pool_free(m);
+        pool_free(t);
+        pool_free(top);
     } else if (strcmp(mode, "stats") == 0) {
         void *p = pool_malloc(100);
         fflush(stdout);
@@ -37,7 +49,8 @@ static int child_main(const char *mode)
 static void run(child_t *c, const char *mode, const char *set)
 {
     char *argv[] = { "alloc_env", (char *)mode, NULL };
-    const char *env[] = { "POOLMALLOC", "POOLMALLOC_PURGE_DELAY", "POOLMALLOCSTATS", set, NULL };
+    const char *env[] = { "POOLMALLOC", "POOLMALLOC_PURGE_DELAY", "POOLMALLOC_THRESHOLD",
+                          "POOLMALLOCSTATS", set, NULL };
     child_exec(c, argv, env);
 }
 
@@ -100,6 +113,30 @@ static void test_purge_delay(void)
            "POOLMALLOC_PURGE_DELAY=soon: reported, default kept");
 }
 
+static void test_threshold(void)
+{
+    child_t c;
+    run(&c, "threshold", NULL);
+    expect(&c, child_exited(&c, 0) && strstr(c.out, "threshold=262144 classes=68 owned=1111"),
+           "by default the pools serve every request up to 256 KiB (68 classes)");
+    run(&c, "threshold", "POOLMALLOC_THRESHOLD=512");
+    expect(&c, child_exited(&c, 0) && strstr(c.out, "threshold=512 classes=32 owned=1000") &&
+               !strstr(c.out, "poolalloc:"),
+           "POOLMALLOC_THRESHOLD=512: pymalloc's 32 classes, everything above to the system");
+    run(&c, "threshold", "POOLMALLOC_THRESHOLD=1000");
+    expect(&c, child_exited(&c, 0) && strstr(c.out, "threshold=1000 classes=36 owned=1110"),
+           "POOLMALLOC_THRESHOLD=1000: the medium classes up to 1024 serve up to 1000 bytes");
+    static const char *const bad[] = { "POOLMALLOC_THRESHOLD=511", "POOLMALLOC_THRESHOLD=262145",
+                                       "POOLMALLOC_THRESHOLD=big", "POOLMALLOC_THRESHOLD=-512" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        run(&c, "threshold", bad[i]);
+        char what[96];
+        snprintf(what, sizeof what, "%s: reported, the default kept", bad[i]);
+        expect(&c, child_exited(&c, 0) && strstr(c.out, bad[i]) && strstr(c.out, "expected bytes") &&
+                   strstr(c.out, "threshold=262144 classes=68"), what);
+    }
+}
+
 static void test_stats_at_exit(void)
 {
     child_t c;
@@ -121,6 +158,7 @@ int main(int argc, char **argv)
         return child_main(argv[1]);
     test_poolmalloc();
     test_purge_delay();
+    test_threshold();
     test_stats_at_exit();
     return tap_done();
 }

@@ -16,23 +16,35 @@
 
 /* ---- phases -------------------------------------------------------------- */
 
-enum { PER_CLASS = 700 };
+/* 700 blocks of every small class, 24 of every medium one (about 50 MiB). */
+enum { PER_CLASS = 700, PER_MEDIUM = 24 };
 static void *blocks[POOL_NUM_CLASSES][PER_CLASS];
+static unsigned nclasses;           /* the classes in use (all, or pymalloc's 32) */
 
-static void check_live(const pool_stats_t *st, const pool_stats_t *base, uint64_t per_class,
+static int per_class(unsigned c) { return c < POOL_NUM_SMALL_CLASSES ? PER_CLASS : PER_MEDIUM; }
+
+/* The i-th request of class c: just above the class below, 16 sizes apart. */
+static size_t request(unsigned c, int i)
+{
+    return (c ? pool_class_size(c - 1) : 0) + 1 + (size_t)i % 16;
+}
+
+/* Every class has per_class(c) * num / den more live blocks than in base. */
+static void check_live(const pool_stats_t *st, const pool_stats_t *base, int num, int den,
                        const char *phase)
 {
     int ok = 1;
     for (unsigned c = 0; c < POOL_NUM_CLASSES; c++) {
         uint64_t live = st->classes[c].blocks_allocated - base->classes[c].blocks_allocated;
-        if (live != per_class) {
+        uint64_t want = c < nclasses ? (uint64_t)(per_class(c) * num / den) : 0;
+        if (live != want) {
             DIAG("%s: class %u has %llu live blocks, expected %llu", phase, c,
-                 (unsigned long long)live, (unsigned long long)per_class);
+                 (unsigned long long)live, (unsigned long long)want);
             ok = 0;
         }
     }
-    OK(ok, "%s: every class has exactly %llu more live blocks", phase,
-       (unsigned long long)per_class);
+    OK(ok, "%s: every class (%u in use) has exactly %d/%d of its blocks live", phase, nclasses,
+       num, den);
     OK_STATS(stats_quiescent, st, "%s: live blocks = mallocs - frees", phase);
 }
 
@@ -40,56 +52,66 @@ static void test_phases(void)
 {
     STATS_NOW(base, "before the workload");
     OK_STATS(stats_quiescent, &base, "before the workload: quiescent invariants");
+    nclasses = base.num_classes;
+    OK(nclasses == POOL_NUM_CLASSES && base.small_threshold == POOL_MEDIUM_MAX,
+       "by default the pools serve every class up to %u bytes (%u classes)",
+       base.small_threshold, nclasses);
 
-    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++)
-        for (int i = 0; i < PER_CLASS; i++) {
-            size_t n = c * 16 + 1 + (size_t)i % 16;
+    uint64_t bytes = 0;
+    for (unsigned c = 0; c < nclasses; c++)
+        for (int i = 0; i < per_class(c); i++) {
+            size_t n = request(c, i);
             blocks[c][i] = pool_malloc(n);
             pat_fill(blocks[c][i], n);
+            bytes += pool_class_size(c);
         }
     STATS_NOW(full, "after allocating every class");
-    check_live(&full, &base, PER_CLASS, "after allocating");
+    check_live(&full, &base, 1, 1, "after allocating");
     OK(full.arenas_current > base.arenas_current, "allocating mapped arenas (%llu -> %llu)",
        (unsigned long long)base.arenas_current, (unsigned long long)full.arenas_current);
-    OK(full.bytes.allocated - base.bytes.allocated ==
-       (uint64_t)PER_CLASS * 16 * POOL_NUM_CLASSES * (POOL_NUM_CLASSES + 1) / 2,
+    OK(full.bytes.allocated - base.bytes.allocated == bytes,
        "bytes.allocated grew by exactly the block sizes handed out");
+    OK(full.pools_span > base.pools_span, "medium runs span further pools (%llu)",
+       (unsigned long long)full.pools_span);
 
     int intact = 1;
-    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++)
-        for (int i = 0; i < PER_CLASS; i += 2) {
-            intact &= pat_check(blocks[c][i], c * 16 + 1 + (size_t)i % 16);
+    for (unsigned c = 0; c < nclasses; c++)
+        for (int i = 0; i < per_class(c); i += 2) {
+            intact &= pat_check(blocks[c][i], request(c, i));
             pool_free(blocks[c][i]);
             blocks[c][i] = NULL;
         }
     STATS_NOW(half, "after freeing every other block");
-    check_live(&half, &base, PER_CLASS / 2, "after freeing half");
+    check_live(&half, &base, 1, 2, "after freeing half");
 
     /* Move the survivors one class up (the last class to the system). */
-    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++)
-        for (int i = 1; i < PER_CLASS; i += 2) {
-            size_t n = c * 16 + 1 + (size_t)i % 16;
+    for (unsigned c = 0; c < nclasses; c++)
+        for (int i = 1; i < per_class(c); i += 2) {
+            size_t n = request(c, i), to = request(c + 1, i);
+            if (c + 1 == nclasses)
+                to = pool_class_size(c) + 1;
             uint64_t seed = pat_seed(blocks[c][i], n);
             intact &= pat_check_seed(blocks[c][i], n, seed);
-            blocks[c][i] = pool_realloc(blocks[c][i], (c + 1) * 16 + 1);
+            blocks[c][i] = pool_realloc(blocks[c][i], to);
             intact &= pat_check_seed(blocks[c][i], n, seed);
-            pat_fill(blocks[c][i], (c + 1) * 16 + 1);
+            pat_fill(blocks[c][i], to);
         }
     STATS_NOW(moved, "after realloc into the next class");
     OK(moved.classes[0].blocks_allocated == base.classes[0].blocks_allocated,
        "class 0 emptied by the reallocs");
-    OK(moved.large_allocations - base.large_allocations >= PER_CLASS / 2,
+    OK(moved.large_allocations - base.large_allocations >= (uint64_t)per_class(nclasses - 1) / 2,
        "the last class's blocks moved to the system allocator");
     OK_STATS(stats_quiescent, &moved, "after realloc: live blocks = mallocs - frees");
 
-    for (unsigned c = 0; c < POOL_NUM_CLASSES; c++)
-        for (int i = 1; i < PER_CLASS; i += 2) {
-            intact &= pat_check(blocks[c][i], (c + 1) * 16 + 1);
+    for (unsigned c = 0; c < nclasses; c++)
+        for (int i = 1; i < per_class(c); i += 2) {
+            intact &= pat_check(blocks[c][i], c + 1 == nclasses ? pool_class_size(c) + 1
+                                                                : request(c + 1, i));
             pool_free(blocks[c][i]);
         }
     OK(intact, "every block kept its bytes through the phases");
     STATS_NOW(empty, "after freeing everything");
-    check_live(&empty, &base, 0, "after freeing everything");
+    check_live(&empty, &base, 0, 1, "after freeing everything");
     OK(empty.large_allocations == base.large_allocations, "no large block left");
 
     size_t given = pool_trim();
@@ -109,9 +131,11 @@ static void test_ops(void)
     pool_stats_t a, b;
     pool_stats_get(&a);
     void *s1 = pool_malloc(10), *s2 = pool_malloc(20), *s3 = pool_malloc(200);
-    void *l1 = pool_malloc(3000);                   /* large, bucket <= 4096 */
+    void *l1 = pool_malloc(300000);                 /* large, bucket <= 1 MiB */
     void *c1 = pool_calloc(4, 8);                   /* 32 bytes: class 1 */
-    void *c2 = pool_calloc(1, 100000);              /* large, bucket <= 262144 */
+    void *c2 = pool_calloc(1, 2 << 20);             /* large, bucket <= 16 MiB */
+    void *m1 = pool_malloc(3000);                   /* medium: 3072 bytes, class 41 */
+    void *m2 = pool_calloc(1, 100000);              /* medium: 114688 bytes, class 62 */
     s1 = pool_realloc(s1, 16);                      /* in place */
     s2 = pool_realloc(s2, 40);                      /* class 1 -> class 2 */
     void *al = pool_aligned_alloc(64, 64);          /* class 3 */
@@ -123,12 +147,12 @@ static void test_ops(void)
     pool_stats_get(&b);
 
     OK(!f1 && !f2, "the two impossible requests failed");
-    OK(D(b, a, ops.malloc) == 9, "ops.malloc +9 (3 small, 1 large, 2 calloc, 1 moving realloc, "
-       "1 aligned, malloc(0)): got %llu", (unsigned long long)D(b, a, ops.malloc));
+    OK(D(b, a, ops.malloc) == 11, "ops.malloc +11 (3 small, 1 large, 1 medium, 3 calloc, 1 moving "
+       "realloc, 1 aligned, malloc(0)): got %llu", (unsigned long long)D(b, a, ops.malloc));
     OK(D(b, a, ops.free) == 1, "ops.free +1 (the moving realloc's old block; free(NULL) "
        "does not count): got %llu", (unsigned long long)D(b, a, ops.free));
-    OK(D(b, a, ops.calloc) == 1 || D(b, a, ops.calloc) == 2,
-       "ops.calloc counts the calloc calls (2, or 1 without the overflowing one): got %llu",
+    OK(D(b, a, ops.calloc) == 3 || D(b, a, ops.calloc) == 4,
+       "ops.calloc counts the calloc calls (4, or 3 without the overflowing one): got %llu",
        (unsigned long long)D(b, a, ops.calloc));
     OK(D(b, a, ops.realloc) == 2 && D(b, a, ops.realloc_inplace) == 1,
        "ops.realloc +2, realloc_inplace +1: got %llu, %llu",
@@ -139,24 +163,30 @@ static void test_ops(void)
     OK(D(b, a, ops.remote_free) == 0, "no remote frees in one thread");
     OK(D(b, a, classes[0].mallocs) == 1 && D(b, a, classes[1].mallocs) == 2 &&
        D(b, a, classes[2].mallocs) == 1 && D(b, a, classes[3].mallocs) == 1 &&
-       D(b, a, classes[12].mallocs) == 1, "per-class mallocs: 10B, 20B+calloc 32B, 40B, 64B, 200B");
+       D(b, a, classes[12].mallocs) == 1 && D(b, a, classes[41].mallocs) == 1 &&
+       D(b, a, classes[62].mallocs) == 1,
+       "per-class mallocs: 10B, 20B+calloc 32B, 40B, 64B, 200B, 3000B, calloc 100000B");
+    OK(pool_usable_size(m1) == 3072 && pool_usable_size(m2) == 114688 &&
+       pool_owns(m1) && pool_owns(m2), "medium blocks are the pools' own, of their class's size");
     OK(D(b, a, classes[1].frees) == 1, "class 1 counts the realloc'd-away block as freed");
     OK(D(b, a, large_mallocs) == 3 && D(b, a, large_allocations) == 3,
-       "3 large blocks (3000, 100000, 0 bytes): %llu mallocs, %llu live",
+       "3 large blocks (300000, 2 MiB, 0 bytes): %llu mallocs, %llu live",
        (unsigned long long)D(b, a, large_mallocs), (unsigned long long)D(b, a, large_allocations));
-    OK(D(b, a, large_bytes_total) == 103000, "large_bytes_total +103000 (requested bytes): %llu",
+    OK(D(b, a, large_bytes_total) == 300000 + (2 << 20),
+       "large_bytes_total +2397152 (requested bytes): %llu",
        (unsigned long long)D(b, a, large_bytes_total));
-    OK(D(b, a, large_bytes) >= 103000, "large_bytes counts usable bytes of live large blocks");
-    OK(D(b, a, large_hist[0]) == 1 && D(b, a, large_hist[1]) == 1 && D(b, a, large_hist[4]) == 1,
-       "large histogram: buckets <=1024, <=4096, <=262144 got one each");
+    OK(D(b, a, large_bytes) >= 300000 + (2 << 20),
+       "large_bytes counts usable bytes of live large blocks");
+    OK(D(b, a, large_hist[0]) == 1 && D(b, a, large_hist[5]) == 1 && D(b, a, large_hist[6]) == 1,
+       "large histogram: buckets <=1024, <=1 MiB, <=16 MiB got one each");
     OK_STATS(stats_quiescent, &b, "after the scenario: quiescent invariants");
 
-    void *all[] = { s1, s2, s3, l1, c1, c2, al, z };
+    void *all[] = { s1, s2, s3, l1, c1, c2, al, z, m1, m2 };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         pool_free(all[i]);
     pool_stats_t c;
     pool_stats_get(&c);
-    OK(D(c, b, ops.free) == 8 && D(c, b, ops.malloc) == 0, "8 frees counted, no malloc");
+    OK(D(c, b, ops.free) == 10 && D(c, b, ops.malloc) == 0, "10 frees counted, no malloc");
     OK(c.large_allocations == a.large_allocations && D(c, a, large_bytes) == 0,
        "large counts back to where they were");
     OK(c.classes[1].blocks_allocated == a.classes[1].blocks_allocated,
@@ -186,8 +216,8 @@ static void test_arena_map(void)
 {
     enum { N = 3000 };
     static void *keep[N];
-    for (int i = 0; i < N; i++)
-        keep[i] = pool_malloc(16 + (size_t)(i % 30) * 16);   /* spread over classes */
+    for (int i = 0; i < N; i++)     /* spread over classes; every 10th a medium block */
+        keep[i] = pool_malloc(i % 10 ? 16 + (size_t)(i % 30) * 16 : 600 + (size_t)(i % 7) * 3000);
     for (int i = 0; i < N; i += 3) {
         pool_free(keep[i]);
         keep[i] = NULL;
@@ -199,24 +229,34 @@ static void test_arena_map(void)
     size_t got = pool_arena_map(map_all, 64, 0);
     OK(got == n && n <= 64, "the whole map fits");
 
-    uint64_t used_blocks = 0, pools_used = 0, by_state[5] = { 0 };
+    uint64_t used_blocks = 0, pools_used = 0, by_state[POOL_STATE_SPAN + 1] = { 0 };
     uint64_t class_pools[POOL_NUM_CLASSES] = { 0 }, class_blocks[POOL_NUM_CLASSES] = { 0 };
     int sorted = 1, owned = 1, freecount = 1, shape = 1;
     for (size_t i = 0; i < n; i++) {
         const pool_arena_info_t *a = &map_all[i];
         sorted &= i == 0 || a->address > map_all[i - 1].address;
         owned &= (a->address & (POOL_ARENA_SIZE - 1)) == 0 && pool_owns((void *)a->address);
-        unsigned nonused = 0;
+        unsigned nonused = 0, span_left = 0, span_class = 0;
         for (unsigned j = 0; j < POOL_POOLS_PER_ARENA; j++) {
             const pool_pool_info_t *p = &a->pools[j];
-            shape &= j == 0 ? p->state == POOL_STATE_HEADER : p->state <= POOL_STATE_RETURNED;
-            by_state[p->state <= POOL_STATE_HEADER ? p->state : 0]++;
+            /* a run's first pool is followed by exactly its further pools */
+            shape &= span_left ? p->state == POOL_STATE_SPAN && p->size_class == span_class
+                               : p->state != POOL_STATE_SPAN;
+            shape &= j == 0 ? p->state == POOL_STATE_HEADER
+                            : p->state <= POOL_STATE_RETURNED || p->state == POOL_STATE_SPAN;
+            by_state[p->state <= POOL_STATE_SPAN ? p->state : 0]++;
+            if (span_left) {
+                span_left--;
+                continue;
+            }
             if (p->state != POOL_STATE_USED) {
                 nonused += p->state != POOL_STATE_HEADER;
                 continue;
             }
             shape &= p->size_class < POOL_NUM_CLASSES && p->used <= p->blocks &&
                      p->blocks == st.classes[p->size_class].blocks_per_pool;
+            span_left = st.classes[p->size_class].pools_per_run - 1;
+            span_class = p->size_class;
             pools_used++;
             used_blocks += p->used;
             class_pools[p->size_class]++;
@@ -227,11 +267,13 @@ static void test_arena_map(void)
     OK(sorted, "arenas in ascending address order");
     OK(owned, "every arena address is arena-aligned and owned");
     OK(shape, "pool records: pool 0 holds the headers; valid state, class, used <= blocks = "
-       "blocks_per_pool");
-    OK(freecount, "free_pools = the arena's non-USED pools");
+       "blocks_per_pool; a medium run's first pool, then its SPAN pools of the same class");
+    OK(freecount, "free_pools = the arena's pools that serve no class");
     OK(by_state[POOL_STATE_USED] == st.pools_used && by_state[POOL_STATE_EMPTY] == st.pools_empty &&
        by_state[POOL_STATE_UNTOUCHED] == st.pools_untouched &&
-       by_state[POOL_STATE_RETURNED] == st.pools_returned, "pool states agree with the stats");
+       by_state[POOL_STATE_RETURNED] == st.pools_returned &&
+       by_state[POOL_STATE_SPAN] == st.pools_span && st.pools_span > 0,
+       "pool states agree with the stats (%llu SPAN pools)", (unsigned long long)st.pools_span);
     int classes_ok = 1;
     uint64_t total_alloc = 0;
     for (unsigned c = 0; c < POOL_NUM_CLASSES; c++) {
