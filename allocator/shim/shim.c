@@ -217,10 +217,14 @@ static NOINLINE void *realloc_other(void *p, size_t n)
 {
     if (direct_slow())
         return pool_realloc(p, n);
-    uint64_t t = use_trace ? trace_now() : 0;
-    void *q = base_realloc(p, n);
-    if (use_trace)
-        trace_realloc(p, n, q, t);
+    if (!use_trace)
+        return base_realloc(p, n);
+    /* A moved block's record takes its time inside the allocator, between
+     * the new block and the old one's release (see realloc_move). */
+    uint64_t t = trace_now();
+    realloc_clock_t c = { trace_now_after, &t };
+    void *q = use_domain ? base_realloc(p, n) : pool_realloc_clocked(p, n, &c);
+    trace_realloc(p, n, q, t);
     return q;
 }
 

@@ -105,7 +105,7 @@ uint64_t trace_now(void)
 
 /* After an operation returned: rdtscp waits for the loads before it, so a
  * block another thread freed is never stamped before that free. */
-static uint64_t now_after(void)
+uint64_t trace_now_after(void)
 {
 #if defined(__x86_64__)
     if (likely(use_tsc)) {
@@ -334,7 +334,7 @@ static void record(uint8_t op, uint64_t t, const char *kinds, const uint64_t *v)
 void trace_alloc(int op, size_t size, const void *result)
 {
     uint64_t v[2] = { size, (uintptr_t)result };
-    record((uint8_t)op, now_after(), "sa", v);
+    record((uint8_t)op, trace_now_after(), "sa", v);
 }
 
 void trace_free(const void *ptr, uint64_t t)
@@ -352,7 +352,7 @@ void trace_realloc(const void *old, size_t size, const void *result, uint64_t t)
 void trace_aligned(size_t alignment, size_t size, const void *result)
 {
     uint64_t v[3] = { alignment, size, (uintptr_t)result };
-    record(TRACE_OP_ALIGNED, now_after(), "ssa", v);
+    record(TRACE_OP_ALIGNED, trace_now_after(), "ssa", v);
 }
 
 /* ---- start and stop ------------------------------------------------------------ */

@@ -13,6 +13,7 @@ void     trace_suspend(void);             /* before exec: write every buffer */
 void     trace_resume(void);              /* the exec failed */
 bool     trace_active(void);
 uint64_t trace_now(void);                 /* the record clock (ticks), before an operation */
+uint64_t trace_now_after(void);           /* the same, ordered after the loads before it */
 
 void trace_alloc(int op, size_t size, const void *result);      /* time taken now */
 void trace_free(const void *ptr, uint64_t t);                   /* t taken before freeing */

@@ -49,33 +49,47 @@ static size_t class_below(unsigned cls)
 }
 
 /* Moving a block: to a new home of the right size (with headroom when it
- * grows), the contents copied, the old block freed. */
-static NOINLINE void *realloc_move(void *ptr, size_t old, size_t size)
+ * grows), the contents copied, the old block freed. A tracer's clock is
+ * read between taking the new block and releasing the old one: the only
+ * moment that sorts after every free that released the new block and
+ * before every malloc that reuses the old one. */
+static NOINLINE void *realloc_move(void *ptr, size_t old, size_t size, const realloc_clock_t *c)
 {
     void *q = fast_malloc(size > old ? grown(size) : size);
     if (!q)
         return NULL;                    /* the old block is untouched */
+    if (c)
+        *c->when = c->now();
     memcpy(q, ptr, old < size ? old : size);
     fast_free(ptr);
     return q;
 }
 
-static NOINLINE void *realloc_large(heap_t *h, void *ptr, size_t size)
+static NOINLINE void *realloc_large(heap_t *h, void *ptr, size_t size, const realloc_clock_t *c)
 {
     size_t old = large_usable_size(ptr);
     if (size <= old && size >= old / 2) {                   /* still fits well */
         heap_count(h, &h->realloc_inplace, 1);
         return ptr;
     }
-    if (size > threshold())
+    /* Traced, a system block moves by malloc, copy and free like a pool
+     * block, since the system's realloc gives the clock no moment between
+     * taking the new block and releasing the old. */
+    if (size > threshold() && !c)
         return large_realloc(ptr, size > old ? grown(size) : size);
-    return realloc_move(ptr, old, size);                    /* into a pool */
+    return realloc_move(ptr, old, size, c);                 /* into a pool, or traced */
 }
 
-void *pool_realloc(void *ptr, size_t size)
+void *pool_realloc(void *ptr, size_t size) { return pool_realloc_clocked(ptr, size, NULL); }
+
+void *pool_realloc_clocked(void *ptr, size_t size, const realloc_clock_t *c)
 {
-    if (unlikely(!ptr))
-        return fast_malloc(size);
+    if (unlikely(!ptr)) {
+        void *q = fast_malloc(size);
+        if (c)
+            *c->when = c->now();        /* a malloc: after the block was taken */
+        return q;
+    }
     heap_t *h = heap_for_stats();
     heap_count(h, &h->realloc_calls, 1);
     if (unlikely(size == 0)) {
@@ -83,14 +97,14 @@ void *pool_realloc(void *ptr, size_t size)
         return NULL;
     }
     if (!is_ours(ptr))
-        return realloc_large(h, ptr, size);
+        return realloc_large(h, ptr, size, c);
     const pool_t *p = pool_of(ptr);
     size_t old = p->bsize;
     if (size <= old && size > class_below(p->cls)) {        /* same class: stay */
         heap_count(h, &h->realloc_inplace, 1);
         return ptr;
     }
-    return realloc_move(ptr, old, size);
+    return realloc_move(ptr, old, size, c);
 }
 
 void *pool_reallocarray(void *ptr, size_t nmemb, size_t size)

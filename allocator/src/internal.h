@@ -437,6 +437,13 @@ static inline heap_t *heap_for_stats(void)
     } while (0)
 
 /* ---- alloc.c ------------------------------------------------------------------ */
+/* A realloc that reads a clock at the moment its result is valid for
+ * ordering (see realloc_move); *when is left alone when nothing moves. */
+typedef struct {
+    uint64_t (*now)(void);
+    uint64_t *when;
+} realloc_clock_t;
+INTERNAL void *pool_realloc_clocked(void *ptr, size_t size, const realloc_clock_t *c);
 INTERNAL int posix_memalign_via(void **memptr, size_t alignment, size_t size,
                                 void *(*aligned)(size_t, size_t));
 

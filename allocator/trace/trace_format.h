@@ -48,9 +48,15 @@
  * line through the earliest and the latest (ticks, ns) pair of the file (the
  * header's and the chunks'), so the order is exact and durations are as
  * good as the TSC is steady. Version 1 files have no pairs: ticks are ns.
- * A free or realloc takes its time before calling the allocator, a malloc
- * after it returns (an ordered read, rdtscp), so a block's reuse always
- * sorts after its free.
+ * A free takes its time before calling the allocator, a malloc after it
+ * returns (an ordered read, rdtscp), so a block's reuse always sorts after
+ * its free. A realloc that moves a block both takes one block and releases
+ * another: its time is read inside the allocator, after the new block is
+ * taken and before the old one is released (a time from before the call
+ * would sort the new block's allocation before the free that released it
+ * whenever the call is slow or the thread is preempted; one from after, the
+ * old block's release after its reuse). A realloc that stays in place, or
+ * frees, takes its time before the call.
  */
 #ifndef POOL_TRACE_FORMAT_H
 #define POOL_TRACE_FORMAT_H
