@@ -3,7 +3,7 @@
  *
  *   pooltrace summary FILE...        what the program did
  *   pooltrace replay FILE [--speed X] replay through the pool allocator
- *   pooltrace check [--strict] FILE...  is it a well-formed trace
+ *   pooltrace check [--strict] [--explain] FILE...  is it a well-formed trace
  *
  * A bad trace is reported as "FILE: offset N: what" (exit status 1); the
  * reader never trusts the file (see allocator/trace/trace_reader.h).
@@ -39,6 +39,8 @@ static const char usage[] =
     "                     ones count as too_large anomalies\n"
     "  --max-live=N       most blocks tracked at once (default 4194304)\n"
     "  --strict           check: any anomaly (e.g. a free of an unknown address) fails too\n"
+    "  --explain          check: print the first anomaly: its record and, for address_live,\n"
+    "                     the allocation that still held the address (thread, time, size)\n"
     "  --help, --version\n"
     "\n"
     "Exit status: 0 fine, 1 a trace is invalid (or a replayed block was corrupted), 2 usage.\n";
@@ -103,6 +105,29 @@ void pt_print_counts(FILE *out, const tm_stats_t *st, uint64_t end_bytes, uint64
 
 /* ---- check ------------------------------------------------------------------------------ */
 
+/* The first anomaly, in the reader's terms: which record, which thread,
+ * when (ticks as recorded and ns), and the live block it ran into. */
+static void explain_first(FILE *out, const trace_model_t *m)
+{
+    const tm_anomaly_t *a = tm_first_anomaly(m);
+    if (!a)
+        return;
+    const trace_record_t *r = &a->rec;
+    fprintf(out, "first anomaly: %s at record %" PRIu64 ": %s by thread %u at %" PRIu64
+            " ticks (%" PRIu64 " ns)", tm_anomaly_name(a->kind), a->records,
+            trace_op_name(r->op), r->tid, r->ticks, r->time_ns);
+    if (r->ptr)
+        fprintf(out, ", block 0x%" PRIx64, r->ptr);
+    if (r->op != TRACE_OP_FREE)
+        fprintf(out, ", %" PRIu64 " bytes -> 0x%" PRIx64, r->size, r->result);
+    fputc('\n', out);
+    if (a->has_live)
+        fprintf(out, "  0x%" PRIx64 " was still live: %" PRIu64 " bytes allocated by thread %u at %"
+                PRIu64 " ns, %" PRIu64 " ns earlier, and not freed since in this trace\n",
+                a->live.addr, a->live.size, a->live.tid, a->live.time_ns,
+                r->time_ns - a->live.time_ns);
+}
+
 static int anomalies(const tm_stats_t *st)
 {
     uint64_t n = 0;
@@ -127,6 +152,8 @@ static int check_one(const char *path, const pt_options_t *o)
                trace_info(r)->threads);
         if (bad)
             pt_print_counts(stdout, st, st->live_bytes, st->live_blocks);
+        if (o->explain)
+            explain_first(stdout, m);
     } else {
         fprintf(stderr, "pooltrace: %s\n", err);
     }
@@ -163,8 +190,8 @@ static int parse_options(int argc, char **argv, pt_options_t *o)
             argv[n++] = argv[i];
             continue;
         }
-        if (strcmp(a, "--strict") == 0) {
-            o->strict = true;
+        if (strcmp(a, "--strict") == 0 || strcmp(a, "--explain") == 0) {
+            *(a[2] == 's' ? &o->strict : &o->explain) = true;
             continue;
         }
         static const char *const names[] = { "speed", "max-request", "max-live" };

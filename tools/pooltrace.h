@@ -16,6 +16,7 @@ typedef struct {
     tm_limits_t limits;
     double      speed;      /* replay: 0 = as fast as possible */
     bool        strict;     /* check: anomalies make the trace invalid */
+    bool        explain;    /* check: print the first anomaly's records */
 } pt_options_t;
 
 /* Called before each record is applied (replay: pacing). */

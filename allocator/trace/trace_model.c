@@ -16,9 +16,25 @@ struct trace_model {
     uint64_t    n, cap;      /* cap: a power of two, or 0 */
     unsigned    bits;
     tm_stats_t  st;
+    tm_anomaly_t first;      /* the first anomaly, for explaining it */
 };
 
 static char counted;          /* the block of every tracked block in a summary */
+
+/* Counts an anomaly of rec; the first is kept whole (with the live block it
+ * met, if any) so that a tool can say where the trace went wrong. */
+static void anomaly(trace_model_t *m, int kind, const trace_record_t *rec, const tm_block_t *live)
+{
+    if (m->first.records == 0) {
+        m->first.kind = kind;
+        m->first.records = m->st.records;
+        m->first.rec = *rec;
+        m->first.has_live = live != NULL;
+        if (live)
+            m->first.live = *live;
+    }
+    m->st.anomalies[kind]++;
+}
 
 /* ---- the table --------------------------------------------------------------- */
 
@@ -136,7 +152,7 @@ static void make(trace_model_t *m, tm_block_t *b, const trace_record_t *rec)
     uint64_t alignment = rec->op == TRACE_OP_ALIGNED ? rec->alignment : 0;
     bool too_large = b->size > m->lim.max_request || alignment > m->lim.max_alignment;
     if (too_large)
-        m->st.anomalies[TM_TOO_LARGE]++;
+        anomaly(m, TM_TOO_LARGE, rec, NULL);
     if (!m->real) {
         b->block = &counted;
     } else if (too_large || !m->ops.alloc(m->ops.ctx, b, rec)) {
@@ -161,11 +177,11 @@ static void alloc_block(trace_model_t *m, const trace_record_t *rec)
 {
     uint64_t i = lookup(m, rec->result);
     if (i < m->cap) {
-        m->st.anomalies[TM_ADDRESS_LIVE]++;
+        anomaly(m, TM_ADDRESS_LIVE, rec, &m->slots[i]);
         drop(m, i, rec);
     }
     if (m->n >= m->lim.max_live || !make_room(m)) {
-        m->st.anomalies[TM_TOO_MANY]++;
+        anomaly(m, TM_TOO_MANY, rec, NULL);
         return;
     }
     tm_block_t b = { .addr = rec->result, .size = rec->size, .time_ns = rec->time_ns,
@@ -189,7 +205,7 @@ static void on_free(trace_model_t *m, const trace_record_t *rec)
 {
     uint64_t i = lookup(m, rec->ptr);
     if (i == m->cap) {
-        m->st.anomalies[TM_FREE_UNKNOWN]++;
+        anomaly(m, TM_FREE_UNKNOWN, rec, NULL);
         return;
     }
     record_end_of_life(m, &m->slots[i], rec);
@@ -206,7 +222,7 @@ static void move_block(trace_model_t *m, uint64_t i, const trace_record_t *rec)
         lose(m, &b);
     uint64_t j = rec->result != rec->ptr ? lookup(m, rec->result) : m->cap;
     if (j < m->cap) {
-        m->st.anomalies[TM_ADDRESS_LIVE]++;
+        anomaly(m, TM_ADDRESS_LIVE, rec, &m->slots[j]);
         drop(m, j, rec);
     }
     b.addr = rec->result;
@@ -215,7 +231,7 @@ static void move_block(trace_model_t *m, uint64_t i, const trace_record_t *rec)
         make(m, &b, rec);
     } else if (rec->size > m->lim.max_request || !m->ops.resize(m->ops.ctx, &b, rec->size)) {
         if (rec->size > m->lim.max_request)
-            m->st.anomalies[TM_TOO_LARGE]++;
+            anomaly(m, TM_TOO_LARGE, rec, NULL);
         else
             m->st.refused++;
         m->ops.release(m->ops.ctx, &b, rec);   /* at the size the replay holds */
@@ -242,7 +258,7 @@ static void on_realloc(trace_model_t *m, const trace_record_t *rec)
         }
         m->st.realloc_frees++;  /* realloc(p, 0) frees p */
         if (i == m->cap) {
-            m->st.anomalies[TM_FREE_UNKNOWN]++;
+            anomaly(m, TM_FREE_UNKNOWN, rec, NULL);
             return;
         }
         record_end_of_life(m, &m->slots[i], rec);
@@ -250,7 +266,7 @@ static void on_realloc(trace_model_t *m, const trace_record_t *rec)
         return;
     }
     if (i == m->cap) {
-        m->st.anomalies[TM_REALLOC_UNKNOWN]++;
+        anomaly(m, TM_REALLOC_UNKNOWN, rec, NULL);
         alloc_block(m, rec);
         return;
     }
@@ -316,6 +332,11 @@ void tm_free(trace_model_t *m)
 }
 
 const tm_stats_t *tm_stats(const trace_model_t *m) { return &m->st; }
+
+const tm_anomaly_t *tm_first_anomaly(const trace_model_t *m)
+{
+    return m->first.records ? &m->first : NULL;
+}
 
 const char *tm_anomaly_name(int kind)
 {

@@ -76,6 +76,16 @@ typedef struct {
     uint64_t max_alignment;
 } tm_limits_t;
 
+/* The first anomaly of a trace: what, at which record (counted from 1),
+ * and for address_live the block that was still live there. */
+typedef struct {
+    int            kind;          /* TM_* */
+    uint64_t       records;       /* records applied before it, plus one */
+    trace_record_t rec;
+    bool           has_live;
+    tm_block_t     live;
+} tm_anomaly_t;
+
 typedef struct trace_model trace_model_t;
 
 /* NULL ops: count only (every tracked block counts as held). */
@@ -90,6 +100,7 @@ void tm_apply(trace_model_t *m, const trace_record_t *rec);
 void tm_finish(trace_model_t *m, uint64_t *end_bytes, uint64_t *end_blocks);
 
 const tm_stats_t *tm_stats(const trace_model_t *m);
+const tm_anomaly_t *tm_first_anomaly(const trace_model_t *m);   /* NULL: none */
 
 const char *tm_anomaly_name(int kind);   /* "free_unknown", ... */
 /* Lower bound of a size or lifetime bucket. */

@@ -132,6 +132,8 @@ def kinds():
                         .free(9, 0x1000).free(10, 0x3000).free(11, 0x4000).encode(),
         "unknown-frees": base + Chunk(7, 5).free(5, 0x1000).realloc(6, 0x2000, 10, 0x2000)
                          .malloc(7, 10, 0x3000).malloc(8, 20, 0x3000).free(9, 0x3000).encode(),
+        "address-live": base + Chunk(7, 5).malloc(5, 10, 0x3000).encode()
+                        + Chunk(8, 6).malloc(8, 20, 0x3000).free(9, 0x3000).encode(1),
         "time-backwards": base + Chunk(1, 10**12).malloc(10**12, 8, 0x10).encode()
                           + Chunk(1, 5).free(5, 0x10).encode(1),
         "many-threads": base + b"".join(Chunk(1000 + i, 10 + i).malloc(10 + i, 16, 0x1000 * (i + 1))

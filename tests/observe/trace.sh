@@ -195,6 +195,13 @@ $MK unknown-frees "$TMP/unk.trace"
 "$POOLTRACE" replay "$TMP/unk.trace" >"$TMP/unk.rep" 2>&1
 grep -q 'anomalies: free_unknown 1 realloc_unknown 1 address_live 1 ' "$TMP/unk.rep"
 ok $? "frees and reallocs of unknown addresses, an address handed out twice: counted ($(field "$TMP/unk.rep" anomalies))"
+"$POOLTRACE" check --explain "$TMP/unk.trace" | grep -q '^first anomaly: free_unknown at record 1: free by thread 7 at 5 ticks .*, block 0x1000$'
+ok $? "check --explain names the first anomaly: record, operation, thread, time, address"
+$MK address-live "$TMP/live.trace"
+"$POOLTRACE" check --strict --explain "$TMP/live.trace" >"$TMP/live.out"; rc=$?
+[[ $rc -eq 1 ]] && grep -q '^first anomaly: address_live at record 2: malloc by thread 8 at 8 ticks .*, 20 bytes -> 0x3000$' "$TMP/live.out" &&
+  grep -q '^  0x3000 was still live: 10 bytes allocated by thread 7 at ' "$TMP/live.out"
+ok $? "check --explain: an address handed out while live shows both allocations ($(tail -1 "$TMP/live.out"))"
 $MK many-threads "$TMP/many.trace"
 "$POOLTRACE" check --strict "$TMP/many.trace" | grep -q '10000 records, 5000 threads'
 ok $? "a trace of 5000 threads reads (threads join the merge as it reaches them)"
