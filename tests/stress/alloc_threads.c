@@ -1,8 +1,9 @@
 /* Thread life cycles: exact remote-free counts, threads that exit while
  * owning memory and new threads that adopt their heaps, full pools of dead
  * threads coming back through the delayed list, TSD destructors that
- * allocate after the allocator's own, pool_thread_release, and fork while
- * other threads allocate. */
+ * allocate after the allocator's own, pool_thread_release, fork while
+ * other threads allocate, and a mixed multi-threaded load in which no block
+ * is ever held twice. */
 #include "blockq.h"
 #include "child.h"
 #include "pattern.h"
@@ -454,6 +455,128 @@ static void test_fork(void)
     OK_STATS(stats_quiescent, &st, "the parent after the forks");
 }
 
+/* ---- no block held twice: the traced programs' mix, checked ---------------- */
+
+/* Worker threads make what tests/observe/trace_threads makes (mostly small
+ * blocks, one in 16 medium, calloc, 64- and 32-byte alignments, reallocs,
+ * a quarter of the frees by the next thread), each block stamped in its
+ * first word with an ownership mark swapped in atomically: a block handed
+ * out while another holder has it finds the mark already there. The rest of
+ * the block carries a pattern checked at free and at realloc. */
+enum { MIX_THREADS = 4, MIX_SLOTS = 256, MIX_GENERATIONS = 3 };
+#ifdef __SANITIZE_ADDRESS__
+enum { MIX_ROUNDS = 4000 };
+#elif defined(__SANITIZE_THREAD__)
+enum { MIX_ROUNDS = 2000 };
+#else
+enum { MIX_ROUNDS = 20000 };
+#endif
+static blockq_t mix_inbox[MIX_THREADS];
+static atomic_int mix_twice, mix_bad;
+
+static uint64_t mark_of(const void *p) { return (uint64_t)(uintptr_t)p ^ 0x6f776e6564626c6bULL; }
+
+static void take(void *p, size_t n, bool zeroed)
+{
+    if (!p)
+        return;
+    if (zeroed && !all_zero(p, n))
+        atomic_fetch_add(&mix_bad, 1);
+    if (atomic_exchange((_Atomic uint64_t *)p, mark_of(p)) == mark_of(p))
+        atomic_fetch_add(&mix_twice, 1);
+    pat_fill((char *)p + 8, n - 8);
+}
+
+/* Checks the block and gives up its mark; the caller frees or reallocs it. */
+static void give_up(void *p, size_t n)
+{
+    if (!pat_check((char *)p + 8, n - 8) ||
+        atomic_exchange((_Atomic uint64_t *)p, 0) != mark_of(p))
+        atomic_fetch_add(&mix_bad, 1);
+}
+
+static void mix_drain(int me)
+{
+    block_ref_t b[64];
+    for (size_t k; (k = blockq_take(&mix_inbox[me], b, 64)) != 0;)
+        for (size_t i = 0; i < k; i++) {
+            give_up(b[i].p, b[i].n);
+            pool_free(b[i].p);
+        }
+}
+
+static void *mix_worker(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    rng_t r = { 0x9e3779b97f4a7c15ULL * (uint64_t)(me + 1) };
+    block_ref_t slot[MIX_SLOTS] = { { 0 } };
+    for (int round = 0; round < MIX_ROUNDS; round++) {
+        block_ref_t *s = &slot[rng_below(&r, MIX_SLOTS)];
+        size_t n = rng_below(&r, 16) == 0 ? 600 + rng_below(&r, 70000) : 8 + rng_below(&r, 393);
+        if (s->p && rng_below(&r, 8) == 0) {
+            give_up(s->p, s->n);
+            void *q = pool_realloc(s->p, n);
+            size_t keep = n < s->n ? n : s->n;
+            if (q) {   /* the moved prefix keeps the old block's pattern */
+                if (!pat_check_seed((char *)q + 8, keep - 8, pat_seed((char *)s->p + 8, s->n - 8)))
+                    atomic_fetch_add(&mix_bad, 1);
+                *s = (block_ref_t){ q, n };
+            }
+            take(s->p, s->n, false);
+            continue;
+        }
+        if (s->p && (rng_below(&r, 4) != 0 || !blockq_push(&mix_inbox[(me + 1) % MIX_THREADS], *s))) {
+            give_up(s->p, s->n);   /* a block handed on is given up by its taker */
+            pool_free(s->p);
+        }
+        int kind = (int)rng_below(&r, 8);
+        if (kind == 2)
+            n = (n + 31) & ~(size_t)31;
+        void *p = NULL;
+        if (kind == 0)
+            p = pool_calloc(1, n);
+        else if (kind == 1 && pool_posix_memalign(&p, 64, n) != 0)
+            p = NULL;
+        else if (kind == 2)
+            p = pool_aligned_alloc(32, n);
+        else if (kind > 2)
+            p = pool_malloc(n);
+        if (p && (uintptr_t)p % (kind == 1 ? 64 : kind == 2 ? 32 : 16) != 0)
+            atomic_fetch_add(&mix_bad, 1);
+        take(p, n, kind == 0);
+        *s = (block_ref_t){ p, p ? n : 0 };
+        if ((round & 255) == 0)
+            mix_drain(me);
+    }
+    for (int k = 0; k < MIX_SLOTS; k++)
+        if (slot[k].p) {
+            give_up(slot[k].p, slot[k].n);
+            pool_free(slot[k].p);
+        }
+    mix_drain(me);
+    return NULL;
+}
+
+static void test_no_block_held_twice(void)
+{
+    for (int i = 0; i < MIX_THREADS; i++)
+        blockq_init(&mix_inbox[i]);
+    for (int g = 0; g < MIX_GENERATIONS; g++) {
+        pthread_t t[MIX_THREADS];
+        for (int i = 0; i < MIX_THREADS; i++)
+            pthread_create(&t[i], NULL, mix_worker, (void *)(intptr_t)i);
+        for (int i = 0; i < MIX_THREADS; i++)
+            pthread_join(t[i], NULL);
+        for (int i = 0; i < MIX_THREADS; i++)
+            mix_drain(i);   /* what the last worker handed to a thread already gone */
+    }
+    OK(atomic_load(&mix_twice) == 0, "%d threads x %d generations x %d mixed operations: no block "
+       "handed out while held (%d seen)", MIX_THREADS, MIX_GENERATIONS, MIX_ROUNDS,
+       atomic_load(&mix_twice));
+    OK(atomic_load(&mix_bad) == 0, "every block kept its pattern, alignment and zeroes (%d bad)",
+       atomic_load(&mix_bad));
+}
+
 int main(void)
 {
     test_remote_counts();
@@ -462,5 +585,6 @@ int main(void)
     test_late_destructors();
     test_thread_release();
     test_fork();
+    test_no_block_held_twice();
     return tap_done();
 }
