@@ -135,7 +135,7 @@ typedef struct {
     uint32_t header_size;         /* sizeof(pool_export_header_t) */
     uint32_t stats_size;          /* sizeof(pool_stats_t) */
     uint32_t pid;
-    char     comm[16];            /* NUL-padded */
+    char     comm[16];            /* NUL-padded; the main thread's name at the last update */
     uint64_t start_realtime_ns;
     uint64_t interval_ms;
     uint64_t seq;                 /* odd while being written (accessed atomically) */

@@ -119,11 +119,14 @@ static long take_snapshot(void)
 static void publish(void)
 {
     long total = take_snapshot();
+    char comm[16];
+    export_process_name(getpid(), comm);   /* again each time: programs rename themselves */
     uint32_t records = total < 0 ? 0 : total < (long)capacity ? (uint32_t)total : capacity;
     uint64_t *seq = &seg->seq;
     uint64_t s = __atomic_load_n(seq, __ATOMIC_RELAXED);
     __atomic_store_n(seq, s + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
+    memcpy(seg->comm, comm, sizeof comm);
     seg->stats = stage->st;
     memcpy(seg + 1, stage->map, records * sizeof(pool_arena_info_t));
     seg->has = EXPORT_HAS_OPS | EXPORT_HAS_PURGE | EXPORT_HAS_HEAPS | EXPORT_HAS_LARGE |
