@@ -127,6 +127,7 @@ void pool_ensure_init(void)
     heap_setup();
     read_purge_delay();
     read_threshold();
+    sys_tune();
     domains_init();
     if (stats_wanted())
         stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);

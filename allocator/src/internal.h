@@ -462,6 +462,7 @@ INTERNAL void  *sys_realloc(void *p, size_t n);
 INTERNAL void  *sys_memalign(size_t align, size_t n);
 INTERNAL void   sys_free(void *p);
 INTERNAL size_t sys_usable_size(void *p);
+INTERNAL void   sys_tune(void);             /* glibc's thresholds for our large blocks */
 
 /* ---- os.c ------------------------------------------------------------------- */
 INTERNAL void     os_region_init(void);        /* reserve the arena region, if allowed */

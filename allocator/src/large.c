@@ -18,9 +18,8 @@ static unsigned large_bucket(size_t n)
     return i;
 }
 
-static void *account_new(void *p, size_t n)
+static void *account_new(heap_t *h, void *p, size_t n)
 {
-    heap_t *h = heap_for_stats();
     if (!p) {
         heap_count(h, &h->failed, 1);
         errno = ENOMEM;
@@ -34,9 +33,25 @@ static void *account_new(void *p, size_t n)
     return p;
 }
 
-void *large_malloc(size_t n) { return account_new(sys_malloc(n ? n : 1), n); }
-void *large_calloc(size_t n) { return account_new(sys_calloc(1, n ? n : 1), n); }
-void *large_memalign(size_t align, size_t n) { return account_new(sys_memalign(align, n ? n : 1), n); }
+/* The heap is found first: in a program's first request that starts the
+ * allocator, which tunes the system allocator before it is called. */
+void *large_malloc(size_t n)
+{
+    heap_t *h = heap_for_stats();
+    return account_new(h, sys_malloc(n ? n : 1), n);
+}
+
+void *large_calloc(size_t n)
+{
+    heap_t *h = heap_for_stats();
+    return account_new(h, sys_calloc(1, n ? n : 1), n);
+}
+
+void *large_memalign(size_t align, size_t n)
+{
+    heap_t *h = heap_for_stats();
+    return account_new(h, sys_memalign(align, n ? n : 1), n);
+}
 
 void large_free(void *p)
 {

@@ -1,10 +1,12 @@
 /* The environment: POOLMALLOC (names, debug, unknown values),
- * POOLMALLOC_PURGE_DELAY, POOLMALLOC_THRESHOLD and POOLMALLOCSTATS, each in a
- * re-executed copy of this program ("alloc_env MODE"). */
+ * POOLMALLOC_PURGE_DELAY, POOLMALLOC_THRESHOLD and POOLMALLOCSTATS, and the
+ * user's own tuning of glibc's malloc, each in a re-executed copy of this
+ * program ("alloc_env MODE"). */
 #include "child.h"
 #include "poolalloc.h"
 #include "tap.h"
 
+#include <malloc.h>
 #include <string.h>
 
 /* ---- what the re-executed copy does ---------------------------------------- */
@@ -35,6 +37,11 @@ static int child_main(const char *mode)
         pool_free(m);
         pool_free(t);
         pool_free(top);
+    } else if (strcmp(mode, "sys") == 0) {
+        /* above the pools, glibc's: mapped on its own, or from glibc's heap? */
+        void *p = pool_malloc(600u << 10);
+        printf("mapped=%zu owned=%d\n", mallinfo2().hblks, pool_owns(p));
+        pool_free(p);
     } else if (strcmp(mode, "stats") == 0) {
         void *p = pool_malloc(100);
         fflush(stdout);
@@ -50,7 +57,8 @@ static void run(child_t *c, const char *mode, const char *set)
 {
     char *argv[] = { "alloc_env", (char *)mode, NULL };
     const char *env[] = { "POOLMALLOC", "POOLMALLOC_PURGE_DELAY", "POOLMALLOC_THRESHOLD",
-                          "POOLMALLOCSTATS", set, NULL };
+                          "POOLMALLOCSTATS", "GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_",
+                          "MALLOC_TRIM_THRESHOLD_", set, NULL };
     child_exec(c, argv, env);
 }
 
@@ -137,6 +145,22 @@ static void test_threshold(void)
     }
 }
 
+/* glibc would map a 600 KiB block on its own (its threshold starts at
+ * 128 KiB); ours raises it to 4 MiB unless the user tuned glibc. */
+static void test_system_thresholds(void)
+{
+    child_t c;
+    run(&c, "sys", NULL);
+    expect(&c, child_exited(&c, 0) && strstr(c.out, "mapped=0 owned=0"),
+           "a 600 KiB block comes from glibc's heap, not a mapping of its own");
+    run(&c, "sys", "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072");
+    expect(&c, child_exited(&c, 0) && strstr(c.out, "mapped=1 owned=0"),
+           "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 is kept (the block is mapped)");
+    run(&c, "sys", "MALLOC_MMAP_THRESHOLD_=131072");
+    expect(&c, child_exited(&c, 0) && strstr(c.out, "mapped=1 owned=0"),
+           "MALLOC_MMAP_THRESHOLD_=131072 is kept (the block is mapped)");
+}
+
 static void test_stats_at_exit(void)
 {
     child_t c;
@@ -159,6 +183,7 @@ int main(int argc, char **argv)
     test_poolmalloc();
     test_purge_delay();
     test_threshold();
+    test_system_thresholds();
     test_stats_at_exit();
     return tap_done();
 }
