@@ -12,6 +12,7 @@
 #   make POOL_THRESHOLD=512   pymalloc's threshold by default (no medium tier),
 #                   into build/threshold-512
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make uninstall  the same PREFIX, DESTDIR (and SYSCONFDIR): removes what install put there
 
 .DEFAULT_GOAL := all
 SHELL   := /bin/bash
@@ -73,6 +74,10 @@ endif
 # PREFIX (make deb uses /usr) never ships paths of the previous one.
 .PHONY: FORCE
 FORCE:
+
+# For the uninstall rules: $(call rmdir_empty,DIRS) removes each of DIRS that
+# exists and is empty (the folders an install made that are ours alone).
+rmdir_empty = for d in $(1); do if [ -d "$$d" ]; then rmdir --ignore-fail-on-non-empty "$$d"; fi; done
 $(BUILD)/prefix: FORCE
 	@mkdir -p $(@D)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@

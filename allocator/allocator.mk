@@ -48,6 +48,12 @@ install-allocator: $(ALLOC_LIBS) $(BUILD)/poolalloc.pc
 	install -m 644 allocator/include/poolalloc.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/poolalloc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
+uninstall: uninstall-allocator
+.PHONY: uninstall-allocator
+uninstall-allocator:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/lib/,libpoolalloc.a libpoolalloc.so.0 libpoolalloc.so \
+	        libpoolmalloc.so pkgconfig/poolalloc.pc) $(DESTDIR)$(PREFIX)/include/poolalloc.h
+
 # Readers for what the shim writes (traces, statistics segments), for the
 # daemon and the tools: build/libpoolreaders.a with -Iallocator/trace
 # -Iallocator/export.

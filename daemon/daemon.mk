@@ -58,3 +58,17 @@ install-daemon: $(BUILD)/poold
 	  echo "install -m 644 daemon/config/poold.conf $(DESTDIR)$(SYSCONFDIR)/poold/poold.conf"; \
 	  install -m 644 daemon/config/poold.conf $(DESTDIR)$(SYSCONFDIR)/poold/poold.conf; \
 	fi
+
+# The config goes only when it is still the shipped one: an edited config is
+# the administrator's (as install keeps it), and so is its folder then.
+uninstall: uninstall-daemon
+.PHONY: uninstall-daemon
+uninstall-daemon:
+	rm -f $(DESTDIR)$(PREFIX)/bin/poold
+	@conf='$(DESTDIR)$(SYSCONFDIR)/poold/poold.conf'; \
+	if [ -e "$$conf" ] && ! cmp -s daemon/config/poold.conf "$$conf"; then \
+	  echo "keeping edited $$conf"; \
+	else \
+	  echo "rm -f $$conf"; rm -f "$$conf"; \
+	  $(call rmdir_empty,$(DESTDIR)$(SYSCONFDIR)/poold); \
+	fi

@@ -20,6 +20,11 @@ install-tools: $(BUILD)/pooltrace
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/pooltrace $(DESTDIR)$(PREFIX)/bin/pooltrace
 
+uninstall: uninstall-tools
+.PHONY: uninstall-tools
+uninstall-tools:
+	rm -f $(DESTDIR)$(PREFIX)/bin/pooltrace
+
 # Programs the observe suites trace (tests/observe/*.c): plain programs,
 # the shim comes in through LD_PRELOAD.
 OBSERVE_PROGS := $(patsubst tests/observe/%.c,$(BUILD)/tests/observe/%,$(wildcard tests/observe/*.c))

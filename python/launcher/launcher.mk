@@ -45,11 +45,16 @@ POOLPY_WRAP := -Wl,--wrap=_PyObject_DebugMallocStats -Wl,--wrap=_Py_GetAllocated
 $(BUILD)/poolpython: $(POOLPY_OBJS) $(BUILD)/libpoolalloc.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(POOLPY_WRAP) $(POOLPY_LDFLAGS) $(LDLIBS)
 
-.PHONY: poolpython install-poolpython
+.PHONY: poolpython install-poolpython uninstall-poolpython
 poolpython: $(BUILD)/poolpython
 install-poolpython: $(BUILD)/poolpython
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/poolpython $(DESTDIR)$(PREFIX)/bin/poolpython
+# Unconditional, unlike install: a poolpython installed while python3-dev
+# was there still goes.
+uninstall: uninstall-poolpython
+uninstall-poolpython:
+	rm -f $(DESTDIR)$(PREFIX)/bin/poolpython
 
 ifneq ($(wildcard $(POOLPY_CONFIG)),)
 all: $(BUILD)/poolpython

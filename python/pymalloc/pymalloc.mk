@@ -57,3 +57,17 @@ install-pymalloc: $(PYMALLOC_OUT)
 	install -p -m 644 $(PYMALLOC_DIR)/__pycache__/*.pyc $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc/__pycache__/
 	install -m 755 $(PYMALLOC_SO) $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc/
 	install -m 644 $(BUILD)/python/poold_pymalloc.pth $(DESTDIR)$(PYMALLOC_SITEDIR)/
+
+# The package's files by the names the tree gives them (the extension of any
+# interpreter, byte code of any tag or optimisation level, as the installed
+# Python may have written more), then the package folder if that emptied it;
+# the site directory itself is the system's.
+PYMALLOC_PKG := $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc
+PYMALLOC_MODS := $(basename $(notdir $(PYMALLOC_PY)))
+uninstall: uninstall-pymalloc
+.PHONY: uninstall-pymalloc
+uninstall-pymalloc:
+	rm -f $(PYMALLOC_MODS:%=$(PYMALLOC_PKG)/%.py) $(PYMALLOC_PKG)/_native.*so \
+	      $(PYMALLOC_MODS:%=$(PYMALLOC_PKG)/__pycache__/%.*pyc) \
+	      $(DESTDIR)$(PYMALLOC_SITEDIR)/poold_pymalloc.pth
+	$(call rmdir_empty,$(PYMALLOC_PKG)/__pycache__ $(PYMALLOC_PKG))
