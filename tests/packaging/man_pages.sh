@@ -7,12 +7,14 @@
 #                  links, every signal main.c acts on, every getenv in daemon/
 #   poolalloc(3) + poolmalloc(7)   every getenv in allocator/
 #   pooltrace(1)   every subcommand and option of `pooltrace --help`
+#   poold_pymalloc(7)  every environment variable python/pymalloc/ reads
+#   poolpython(1)  every getenv in python/launcher/
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
 source tests/daemon/lib.sh     # start_poold, TEST_TMP, the EXIT trap
 BUILD=${BUILD:-build}
-PAGES=(man/poold.8 man/poolalloc.3 man/poolmalloc.7 man/pooltrace.1 man/poolpython.1)
+PAGES=(man/poold.8 man/poolalloc.3 man/poolmalloc.7 man/pooltrace.1 man/poolpython.1 man/poold_pymalloc.7)
 
 # The page as plain ASCII text on one very long line width (no hyphenation,
 # no line breaks inside a flag), for looking words up.
@@ -84,6 +86,21 @@ for fn in "${funcs[@]}"; do
   base=$fn
   [[ $fn =~ ^pool_(raw|mem|obj)_(.*)$ ]] && base="pool_{raw,mem,obj}_${BASH_REMATCH[2]}"
   ok "$(grep -qF -- "$base" "$T/poolalloc.3.txt"; echo $?)" "poolalloc(3) describes $fn"
+done
+
+# ---- poold_pymalloc(7), poolpython(1) ---------------------------------------------
+# The watcher reads its settings in Python (os.environ, an env mapping, os.getenv) and
+# in its start-up hook; the launcher in C.
+mapfile -t penv < <(grep -rhoE "(environ|env)(\.get\(|\[)['\"][A-Z_][A-Z0-9_]*['\"]|getenv\(['\"][A-Z_][A-Z0-9_]*['\"]" \
+                      python/pymalloc --include='*.py' --include='*.pth' --include='*.c' |
+                    sed -E "s/.*[(\[]['\"]//; s/['\"]\$//" | sort -u)
+ok "$([[ ${#penv[@]} -ge 3 ]]; echo $?)" "python/pymalloc/ reads environment variables (${penv[*]})"
+for e in "${penv[@]}"; do
+  ok "$(has "$T/poold_pymalloc.7.txt" "$e"; echo $?)" "poold_pymalloc(7) describes $e"
+done
+mapfile -t lenv < <(grep -rhoE 'getenv\("[A-Z_][A-Z0-9_]*"' python/launcher --include='*.c' | sed 's/.*("//; s/"//' | sort -u)
+for e in "${lenv[@]}"; do
+  ok "$(has "$T/poolpython.1.txt" "$e"; echo $?)" "poolpython(1) describes $e (read by the launcher)"
 done
 
 # ---- pooltrace(1) -------------------------------------------------------------
