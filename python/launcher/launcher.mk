@@ -25,20 +25,27 @@ POOLPY_LDFLAGS = -no-pie -Xlinker -export-dynamic \
 # The Python side (main.c, allocators.c) sees Python.h and the public
 # allocator API; the pool side (pool_domain.c) the allocator's internals;
 # the statistics publisher is the preload shim's (and its segment file
-# helper), built for the library.
+# helper), built for the library. So are the shim's exec and _exit wrappers
+# (lifecycle.c, with the trace writer it also flushes, never started here):
+# exec and _exit run no atexit handler, and without them os.exec*, and
+# os._exit in a forked child, left the segment of a process gone. Defined
+# in the executable, they stand before libc's for the interpreter and every
+# extension module, as the preloaded shim's do.
 $(POOLPY_OBJ)/main.o $(POOLPY_OBJ)/allocators.o $(POOLPY_OBJ)/python_stats.o: \
   $(POOLPY_OBJ)/%.o: python/launcher/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(POOLPY_CFLAGS) -Iallocator/shim -MMD -c $< -o $@
 $(POOLPY_OBJ)/pool_domain.o: python/launcher/pool_domain.c
-$(POOLPY_OBJ)/export_writer.o: allocator/shim/export_writer.c
+$(POOLPY_OBJ)/export_writer.o $(POOLPY_OBJ)/lifecycle.o $(POOLPY_OBJ)/trace_writer.o: \
+  $(POOLPY_OBJ)/%.o: allocator/shim/%.c
 $(POOLPY_OBJ)/export_file.o: allocator/export/export_file.c
-$(POOLPY_OBJ)/pool_domain.o $(POOLPY_OBJ)/export_writer.o $(POOLPY_OBJ)/export_file.o:
+$(POOLPY_OBJ)/pool_domain.o $(POOLPY_OBJ)/export_writer.o $(POOLPY_OBJ)/lifecycle.o \
+  $(POOLPY_OBJ)/trace_writer.o $(POOLPY_OBJ)/export_file.o:
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ALLOC_CFLAGS) -MMD -c $< -o $@
 
 POOLPY_OBJS := $(addprefix $(POOLPY_OBJ)/,main.o allocators.o python_stats.o pool_domain.o \
-                 export_writer.o export_file.o)
+                 export_writer.o lifecycle.o trace_writer.o export_file.o)
 # sys._debugmallocstats() and sys.getallocatedblocks() report our allocator
 # (python_stats.c): the interpreter's calls are redirected to ours.
 POOLPY_WRAP := -Wl,--wrap=_PyObject_DebugMallocStats -Wl,--wrap=_Py_GetAllocatedBlocks

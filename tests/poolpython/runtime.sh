@@ -97,4 +97,50 @@ fi
 kill -TERM "$P"; wait "$P"; st=$?
 [[ $st == 0 && ! -e $D/poolmalloc.$P ]]; ok $? "a clean exit removes the segment (exit $st)"
 
+# exec and _exit run no atexit handler: the segment must still go (and come
+# back when the exec fails), as at a clean exit. Each program prints what it
+# sees of its own segment, then leaves as the test's name says.
+cat >"$TMP/leave.py" <<'PY'
+import os, sys, time
+def published(pid):
+    seg = "%s/poolmalloc.%d" % (sys.argv[1], pid)
+    for _ in range(200):
+        if os.path.exists(seg):
+            return "published"
+        time.sleep(0.01)
+    return "never published"
+how = sys.argv[2]
+print(os.getpid(), published(os.getpid()), flush=True)
+if how == "failed-exec":           # the segment comes back, then a real exec
+    try:
+        os.execv("/nonexistent/prog", ["x"])
+    except OSError:
+        pass
+    print("back", published(os.getpid()), flush=True)
+    os.execv("/bin/true", ["true"])
+elif how == "fork-_exit":          # a forked child publishes its own, and leaves by _exit
+    pid = os.fork()
+    if pid == 0:
+        print(os.getpid(), "child", published(os.getpid()), flush=True)
+        os._exit(0)
+    os.waitpid(pid, 0)
+elif how == "execv":
+    os.execv("/bin/true", ["true"])
+elif how == "execlp-python":
+    os.execlp(sys.executable, sys.executable, "-c", "pass")
+elif how == "_exit":
+    os._exit(0)
+PY
+for how in execv execlp-python failed-exec _exit fork-_exit; do
+  out=$(POOLMALLOC_EXPORT=$D POOLMALLOC_EXPORT_INTERVAL=20 "$POOLPY" "$TMP/leave.py" "$D" "$how" 2>&1); st=$?
+  mapfile -t pids < <(awk '{ print $1 }' <<<"$out" | grep -E '^[0-9]+$')
+  left=$(for p in "${pids[@]}"; do [[ -e $D/poolmalloc.$p ]] && echo "poolmalloc.$p"; done)
+  want='^[0-9]+ published$'
+  [[ $how == failed-exec ]] && want=$'^[0-9]+ published\nback published$'
+  [[ $how == fork-_exit ]] && want=$'^[0-9]+ published\n[0-9]+ child published$'
+  [[ $st == 0 && $out =~ $want && -z $left ]]
+  ok $? "$how: the process published, and no segment is left behind${left:+ ($left)}" ||
+    printf '%s\n' "$out" | head -5 | sed 's/^/#   /'
+done
+
 done_testing
