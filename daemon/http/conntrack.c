@@ -3,6 +3,7 @@
 #include "http/conntrack.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -217,14 +218,31 @@ size_t conntab_reap(conntab_t *t, int64_t now_ms)
     return n;
 }
 
-bool conntab_free_slot(conntab_t *t, int cls, int64_t now_ms, int64_t min_age_ms, bool close_it)
+/* The socket takes no more bytes: its client has left (most of) a whole
+ * send buffer unread. A client that reads never gets there with a scrape,
+ * which the buffer holds many times over, so this is a client pipelining
+ * requests without reading the answers, or one that stopped reading. */
+static bool client_behind(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    int n = poll(&p, 1, 0);
+    return n == 0 || (n == 1 && !(p.revents & POLLOUT));
+}
+
+static bool stalled(const conn_t *c, int64_t now_ms, const slot_grace_t *g)
+{
+    return now_ms - c->since_ms >= g->min_age_ms || (g->or_behind && client_behind(c->fd));
+}
+
+bool conntab_free_slot(conntab_t *t, int cls, int64_t now_ms, const slot_grace_t *grace,
+                       bool close_it)
 {
     pthread_mutex_lock(&t->lock);
     conn_t *v = NULL;
     for (size_t i = 0; i < t->n; i++) {
         conn_t *c = t->live[i];
-        if (live(c) && c->slot == cls && !c->parked && now_ms - c->since_ms >= min_age_ms &&
-            (!v || c->since_ms < v->since_ms))
+        if (live(c) && c->slot == cls && !c->parked && (!v || c->since_ms < v->since_ms) &&
+            stalled(c, now_ms, grace))
             v = c;
     }
     if (v && close_it) {

@@ -91,10 +91,17 @@ int  conntab_done(conntab_t *t, conn_t *c, bool error, int64_t now_ms, bool *par
 
 /* Closes every connection past its deadline; returns how many. */
 size_t conntab_reap(conntab_t *t, int64_t now_ms);
-/* Frees an in-flight slot of class cls held by the answer that has waited
- * longest for its client, if it has waited at least min_age_ms: that
- * answer is parked (it goes on, bounded by its write deadline, without the
- * slot), or closed when close_it. True when a slot was freed. */
-bool conntab_free_slot(conntab_t *t, int cls, int64_t now_ms, int64_t min_age_ms, bool close_it);
+/* When an answer in flight counts as stalled: after min_age_ms, or (with
+ * or_behind) as soon as its client has left its whole send buffer unread. */
+typedef struct slot_grace {
+    int64_t min_age_ms;
+    bool    or_behind;
+} slot_grace_t;
+/* Frees an in-flight slot of class cls held by the stalled answer that has
+ * waited longest for its client: that answer is parked (it goes on,
+ * bounded by its write deadline, without the slot), or closed when
+ * close_it. True when a slot was freed. */
+bool conntab_free_slot(conntab_t *t, int cls, int64_t now_ms, const slot_grace_t *grace,
+                       bool close_it);
 
 #endif

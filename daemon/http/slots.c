@@ -34,6 +34,15 @@ void slots_release(int cls, bool was_parked)
     http_stats_inflight_add(-1);
 }
 
+/* Scrapes cost little to build and must not be refused: one whose client
+ * reads nothing gives its slot up at once. A page is dear to build, and the
+ * second's grace is what bounds how many a flood of non-readers makes
+ * poold build (slots per second), in the thread that answers the scraper. */
+static const slot_grace_t grace[SLOT_CLASSES] = {
+    [SLOT_SCRAPE] = { STALLED_ANSWER_MS, true },
+    [SLOT_PAGE] = { STALLED_ANSWER_MS, false },
+};
+
 bool slots_take(int cls, conntab_t *const *tables, size_t n_tables, int64_t now_ms)
 {
     unsigned limit = slots_limit(cls);
@@ -44,7 +53,7 @@ bool slots_take(int cls, conntab_t *const *tables, size_t n_tables, int64_t now_
     }
     bool close_it = (unsigned)atomic_load(&parked[cls]) >= limit;
     for (size_t i = 0; i < n_tables; i++)
-        if (conntab_free_slot(tables[i], cls, now_ms, STALLED_ANSWER_MS, close_it)) {
+        if (conntab_free_slot(tables[i], cls, now_ms, &grace[cls], close_it)) {
             /* The stalled answer's slot is this request's now; parked, it
              * is still in flight; closed, it is not. */
             atomic_fetch_sub(&active[cls], 1);

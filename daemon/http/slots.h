@@ -10,6 +10,9 @@
  * finished reading after STALLED_ANSWER_MS gives its slot to a new request
  * rather than make that one take a 503: answers are built before they are
  * sent, and on any working link even the biggest is delivered far sooner.
+ * A scrape whose client has left a whole send buffer unread (pipelining
+ * without reading) gives it up at once; a page waits the full grace, which
+ * bounds how many pages non-readers make poold build.
  * It is parked: it goes on without a slot until its write deadline; when as
  * many are parked as there are slots, the stalled answer is closed instead.
  * Parked answers still count in poold_http_requests_in_flight. */

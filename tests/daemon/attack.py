@@ -7,8 +7,9 @@ only: the target and every source address must be in 127.0.0.0/8.
   attack.py half-headers HOST PORT SECS N SRC[,SRC...]
       N connections spread over the source addresses, each sends half a
       request header and then nothing
-  attack.py no-read HOST PORT SECS N PATH
-      N connections, each asks for PATH and never reads (tiny receive buffer)
+  attack.py no-read HOST PORT SECS N PATH [DEPTH]
+      N connections, each asks for PATH (DEPTH requests pipelined at once,
+      default 1) and never reads (tiny receive buffer)
   attack.py slow-body HOST PORT SECS N
       N connections, each announces a 1 MB body and sends a byte a second
   attack.py pipeline HOST PORT SECS PATH
@@ -122,8 +123,8 @@ def half_headers(a, n, srcs):
     a.run(int(n))
 
 
-def no_read(a, n, path):
-    req = ("GET %s HTTP/1.1\r\nHost: poold\r\n\r\n" % path).encode()
+def no_read(a, n, path, depth=1):
+    req = ("GET %s HTTP/1.1\r\nHost: poold\r\n\r\n" % path).encode() * int(depth)
     a.next_spec = lambda: ("127.0.0.1", req, 1024)
     a.run(int(n))
 

@@ -166,6 +166,8 @@ static void deadlines(void)
     conntab_destroy(&t);
 }
 
+static const slot_grace_t age_only = { 1000, false }, or_behind = { 1000, true };
+
 static void slots(void)
 {
     conntab_t t;
@@ -175,17 +177,42 @@ static void slots(void)
     conntab_answering(&t, old.c, 1, 0);
     conntab_answering(&t, young.c, 1, 800);
     conntab_answering(&t, scrape.c, 0, 0);
-    OK(!conntab_free_slot(&t, 1, 999, 1000, false), "an answer younger than the grace keeps its slot");
-    OK(conntab_free_slot(&t, 1, 1000, 1000, false) && !was_closed(&old),
+    OK(!conntab_free_slot(&t, 1, 999, &age_only, false), "an answer younger than the grace keeps its slot");
+    OK(conntab_free_slot(&t, 1, 1000, &age_only, false) && !was_closed(&old),
        "the oldest stalled answer of the class gives its slot up and goes on (parked)");
     bool parked;
     OK(conntab_done(&t, old.c, false, 1200, &parked) == 1 && parked, "when it ends, it reports its slot as parked");
-    OK(!conntab_free_slot(&t, 1, 1100, 1000, false), "the other class's answers are not touched (nor the young one)");
-    OK(conntab_free_slot(&t, 1, 1800, 1000, true) && was_closed(&young), "with close_it the stalled answer is closed");
+    OK(!conntab_free_slot(&t, 1, 1100, &age_only, false), "the other class's answers are not touched (nor the young one)");
+    OK(conntab_free_slot(&t, 1, 1800, &age_only, true) && was_closed(&young), "with close_it the stalled answer is closed");
     int slot;
     OK(finish_as(&t, &young, false, &slot, &parked) == CLOSE_EVICTED && slot == -1,
        "closed for its slot: reason evicted, no slot to give back twice");
     finish_all(&t, (client_t *[]){ &old, &scrape }, 2);
+}
+
+/* poold's side of the connection writes until its send buffer is full, as
+ * an answer to a client that reads nothing ends up. */
+static void fill_send_buffer(const client_t *cl)
+{
+    static const char junk[4096];
+    while (send(cl->c->fd, junk, sizeof junk, MSG_DONTWAIT) > 0)
+        ;
+}
+
+static void stalled_by_buffer(void)
+{
+    conntab_t t;
+    table(&t, 100, 0);
+    client_t reader = connect_from(&t, "127.0.0.1", 0), pipeliner = connect_from(&t, "127.0.0.1", 0);
+    conntab_answering(&t, reader.c, 0, 0);
+    conntab_answering(&t, pipeliner.c, 0, 10);
+    OK(!conntab_free_slot(&t, 0, 20, &or_behind, false), "young answers with room in their buffers keep their slots");
+    fill_send_buffer(&pipeliner);
+    OK(!conntab_free_slot(&t, 0, 20, &age_only, false), "a full buffer alone does not count where only the age does");
+    OK(conntab_free_slot(&t, 0, 20, &or_behind, false) && !was_closed(&pipeliner),
+       "an answer whose client left a whole send buffer unread gives its slot up before the grace (parked)");
+    OK(!conntab_free_slot(&t, 0, 30, &or_behind, false), "the reader's answer, older but not behind, keeps its slot");
+    finish_all(&t, (client_t *[]){ &reader, &pipeliner }, 2);
 }
 
 static void reasons(void)
@@ -211,6 +238,7 @@ int main(void)
     per_address();
     deadlines();
     slots();
+    stalled_by_buffer();
     reasons();
     return tap_done();
 }
