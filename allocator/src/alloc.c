@@ -80,9 +80,13 @@ static NOINLINE void *realloc_large(heap_t *h, void *ptr, size_t size, const rea
     return realloc_move(ptr, old, size, c);                 /* into a pool, or traced */
 }
 
-void *pool_realloc(void *ptr, size_t size) { return pool_realloc_clocked(ptr, size, NULL); }
+/* A new size that still falls in the block's class keeps the block. */
+static inline bool stays_in_class(const pool_t *p, size_t size)
+{
+    return size <= p->bsize && size > class_below(p->cls);
+}
 
-void *pool_realloc_clocked(void *ptr, size_t size, const realloc_clock_t *c)
+static NOINLINE void *realloc_slow(void *ptr, size_t size, const realloc_clock_t *c)
 {
     if (unlikely(!ptr)) {
         void *q = fast_malloc(size);
@@ -99,12 +103,35 @@ void *pool_realloc_clocked(void *ptr, size_t size, const realloc_clock_t *c)
     if (!is_ours(ptr))
         return realloc_large(h, ptr, size, c);
     const pool_t *p = pool_of(ptr);
-    size_t old = p->bsize;
-    if (size <= old && size > class_below(p->cls)) {        /* same class: stay */
+    if (stays_in_class(p, size)) {      /* a thread that had no heap yet */
         heap_count(h, &h->realloc_inplace, 1);
         return ptr;
     }
-    return realloc_move(ptr, old, size, c);
+    return realloc_move(ptr, p->bsize, size, c);
+}
+
+/* Most reallocs of a growing string or array stay in their block: that
+ * case is a leaf with no stack frame (two counts on the thread's own heap),
+ * everything else is behind one call. */
+static inline __attribute__((always_inline)) void *realloc_fast(void *ptr, size_t size,
+                                                                const realloc_clock_t *c)
+{
+    heap_t *h = pool_tls_heap;
+    if (likely(is_ours(ptr) && h != &pool_heap_empty)) {
+        if (likely(stays_in_class(pool_of(ptr), size))) {
+            owner_add64(&h->realloc_calls, 1);  /* the thread's own heap: never shared */
+            owner_add64(&h->realloc_inplace, 1);
+            return ptr;
+        }
+    }
+    return realloc_slow(ptr, size, c);
+}
+
+void *pool_realloc(void *ptr, size_t size) { return realloc_fast(ptr, size, NULL); }
+
+void *pool_realloc_clocked(void *ptr, size_t size, const realloc_clock_t *c)
+{
+    return realloc_fast(ptr, size, c);
 }
 
 void *pool_reallocarray(void *ptr, size_t nmemb, size_t size)
