@@ -149,9 +149,23 @@ size_t pool_usable_size(const void *ptr)
     return ptr ? large_usable_size(ptr) : 0;
 }
 
-/* Alignments up to 512 come from pools: pools are 16 KiB-aligned and blocks
- * start at the pool's start, so every block of a class whose size is a
- * multiple of the alignment is aligned. */
+/* Aligned blocks come from the pools too: a pool's (or run's) blocks start
+ * at its start, which is 16 KiB-aligned, and follow each other at the
+ * block size, so every block of a class whose size is a multiple of the
+ * alignment is aligned. The request becomes the smallest such class's
+ * size (0: none up to the threshold; alignments above 16 KiB and 0-byte
+ * requests go to the system allocator). Page-aligned buffers of a few KiB,
+ * common in I/O code, then cost a free-list pop. */
+static size_t aligned_request(size_t alignment, size_t size)
+{
+    if (size == 0 || alignment > POOL_POOL_SIZE || size > threshold())
+        return 0;
+    for (size_t c = class_of(size); c < NCLASSES && class_size((unsigned)c) <= threshold(); c++)
+        if (class_size((unsigned)c) % alignment == 0)
+            return class_size((unsigned)c);
+    return 0;
+}
+
 void *pool_aligned_alloc(size_t alignment, size_t size)
 {
     if (alignment == 0 || (alignment & (alignment - 1))) {
@@ -161,12 +175,8 @@ void *pool_aligned_alloc(size_t alignment, size_t size)
     COUNT(aligned_calls, 1);
     if (alignment <= POOL_ALIGNMENT)
         return fast_malloc(size);
-    if (alignment <= POOL_SMALL_REQUEST_THRESHOLD && size - 1 < POOL_SMALL_REQUEST_THRESHOLD) {
-        size_t rounded = (size + alignment - 1) & ~(alignment - 1);
-        if (rounded <= POOL_SMALL_REQUEST_THRESHOLD)
-            return fast_malloc(rounded);
-    }
-    return large_memalign(alignment, size);
+    size_t n = aligned_request(alignment, size);
+    return n ? fast_malloc(n) : large_memalign(alignment, size);
 }
 
 /* posix_memalign's contract on top of an aligned allocator: errors are
