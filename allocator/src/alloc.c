@@ -80,9 +80,13 @@ static NOINLINE void *realloc_large(heap_t *h, void *ptr, size_t size, const rea
     return realloc_move(ptr, old, size, c);                 /* into a pool, or traced */
 }
 
-void *pool_realloc(void *ptr, size_t size) { return pool_realloc_clocked(ptr, size, NULL); }
+/* A new size that still falls in the block's class keeps the block. */
+static inline bool stays_in_class(const pool_t *p, size_t size)
+{
+    return size <= p->bsize && size > class_below(p->cls);
+}
 
-void *pool_realloc_clocked(void *ptr, size_t size, const realloc_clock_t *c)
+static NOINLINE void *realloc_slow(void *ptr, size_t size, const realloc_clock_t *c)
 {
     if (unlikely(!ptr)) {
         void *q = fast_malloc(size);
@@ -99,12 +103,35 @@ void *pool_realloc_clocked(void *ptr, size_t size, const realloc_clock_t *c)
     if (!is_ours(ptr))
         return realloc_large(h, ptr, size, c);
     const pool_t *p = pool_of(ptr);
-    size_t old = p->bsize;
-    if (size <= old && size > class_below(p->cls)) {        /* same class: stay */
+    if (stays_in_class(p, size)) {      /* a thread that had no heap yet */
         heap_count(h, &h->realloc_inplace, 1);
         return ptr;
     }
-    return realloc_move(ptr, old, size, c);
+    return realloc_move(ptr, p->bsize, size, c);
+}
+
+/* Most reallocs of a growing string or array stay in their block: that
+ * case is a leaf with no stack frame (two counts on the thread's own heap),
+ * everything else is behind one call. */
+static inline __attribute__((always_inline)) void *realloc_fast(void *ptr, size_t size,
+                                                                const realloc_clock_t *c)
+{
+    heap_t *h = pool_tls_heap;
+    if (likely(is_ours(ptr) && h != &pool_heap_empty)) {
+        if (likely(stays_in_class(pool_of(ptr), size))) {
+            owner_add64(&h->realloc_calls, 1);  /* the thread's own heap: never shared */
+            owner_add64(&h->realloc_inplace, 1);
+            return ptr;
+        }
+    }
+    return realloc_slow(ptr, size, c);
+}
+
+void *pool_realloc(void *ptr, size_t size) { return realloc_fast(ptr, size, NULL); }
+
+void *pool_realloc_clocked(void *ptr, size_t size, const realloc_clock_t *c)
+{
+    return realloc_fast(ptr, size, c);
 }
 
 void *pool_reallocarray(void *ptr, size_t nmemb, size_t size)
@@ -122,9 +149,23 @@ size_t pool_usable_size(const void *ptr)
     return ptr ? large_usable_size(ptr) : 0;
 }
 
-/* Alignments up to 512 come from pools: pools are 16 KiB-aligned and blocks
- * start at the pool's start, so every block of a class whose size is a
- * multiple of the alignment is aligned. */
+/* Aligned blocks come from the pools too: a pool's (or run's) blocks start
+ * at its start, which is 16 KiB-aligned, and follow each other at the
+ * block size, so every block of a class whose size is a multiple of the
+ * alignment is aligned. The request becomes the smallest such class's
+ * size (0: none up to the threshold; alignments above 16 KiB and 0-byte
+ * requests go to the system allocator). Page-aligned buffers of a few KiB,
+ * common in I/O code, then cost a free-list pop. */
+static size_t aligned_request(size_t alignment, size_t size)
+{
+    if (size == 0 || alignment > POOL_POOL_SIZE || size > threshold())
+        return 0;
+    for (size_t c = class_of(size); c < NCLASSES && class_size((unsigned)c) <= threshold(); c++)
+        if (class_size((unsigned)c) % alignment == 0)
+            return class_size((unsigned)c);
+    return 0;
+}
+
 void *pool_aligned_alloc(size_t alignment, size_t size)
 {
     if (alignment == 0 || (alignment & (alignment - 1))) {
@@ -134,12 +175,8 @@ void *pool_aligned_alloc(size_t alignment, size_t size)
     COUNT(aligned_calls, 1);
     if (alignment <= POOL_ALIGNMENT)
         return fast_malloc(size);
-    if (alignment <= POOL_SMALL_REQUEST_THRESHOLD && size - 1 < POOL_SMALL_REQUEST_THRESHOLD) {
-        size_t rounded = (size + alignment - 1) & ~(alignment - 1);
-        if (rounded <= POOL_SMALL_REQUEST_THRESHOLD)
-            return fast_malloc(rounded);
-    }
-    return large_memalign(alignment, size);
+    size_t n = aligned_request(alignment, size);
+    return n ? fast_malloc(n) : large_memalign(alignment, size);
 }
 
 /* posix_memalign's contract on top of an aligned allocator: errors are

@@ -295,7 +295,8 @@ static void test_reallocarray(void)
 
 static void test_aligned(void)
 {
-    size_t sizes[] = { 0, 1, 15, 16, 17, 100, 250, 256, 511, 512, 513, 4096, 100000 };
+    size_t sizes[] = { 0, 1, 15, 16, 17, 100, 250, 256, 511, 512, 513, 1000, 3000, 4096,
+                       5000, 16384, 20000, 100000, 262144, 262145 };
     int bad = 0, tried = 0;
     for (size_t a = 1; a <= ((size_t)1 << 21); a <<= 1) {
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -322,6 +323,22 @@ static void test_aligned(void)
     }
     OK(bad == 0, "aligned_alloc and posix_memalign: alignments 1..2 MiB x %zu sizes, %d of %d bad",
        sizeof sizes / sizeof sizes[0], bad, tried);
+
+    /* from the pools: alignments up to 16 KiB, sizes up to the threshold */
+    static const size_t pooled[][2] = { { 64, 100 }, { 512, 600 }, { 4096, 4096 }, { 4096, 5000 },
+                                        { 4096, 100000 }, { 16384, 1000 }, { 16384, 262144 } };
+    int owned = 0;
+    for (size_t i = 0; i < sizeof pooled / sizeof pooled[0]; i++) {
+        void *p = pool_aligned_alloc(pooled[i][0], pooled[i][1]);
+        owned += pool_owns(p) && ALIGNED(p, pooled[i][0]);
+        pool_free(p);
+    }
+    OK(owned == (int)(sizeof pooled / sizeof pooled[0]),
+       "aligned requests up to 16 KiB alignment come from the pools (%d of %zu)", owned,
+       sizeof pooled / sizeof pooled[0]);
+    void *sys = pool_aligned_alloc(32768, 1000);
+    OK(sys && !pool_owns(sys) && ALIGNED(sys, 32768), "32 KiB alignment: the system allocator");
+    pool_free(sys);
 
     size_t wrong[] = { 0, 3, 24, 48, 4097 };
     for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
