@@ -151,6 +151,9 @@ static inline void slot_free(slot_t *s)
 
 /* pthread_create, or abort with the reason. */
 void spawn(pthread_t *t, void *(*fn)(void *), void *arg);
+/* fn on each of the n records at args (arg_size bytes apart), a thread
+ * each, and back when all have ended. */
+void run_threads(unsigned n, void *(*fn)(void *), void *args, size_t arg_size);
 
 /* ---- harness memory: mmap, never the allocator under test ------------------- */
 void *harness_alloc(size_t bytes);

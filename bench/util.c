@@ -98,6 +98,15 @@ void spawn(pthread_t *t, void *(*fn)(void *), void *arg)
     }
 }
 
+void run_threads(unsigned n, void *(*fn)(void *), void *args, size_t arg_size)
+{
+    pthread_t t[n];
+    for (unsigned i = 0; i < n; i++)
+        spawn(&t[i], fn, (char *)args + i * arg_size);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+}
+
 void ring_wait(unsigned *spins)
 {
     if (++*spins < 200)

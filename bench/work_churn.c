@@ -36,11 +36,7 @@ void work_churn2t(void)
     size_mix_python(&python_mix);
     churn_job_t j[2] = { { churn_live(), scaled(CHURN_OPS, 10000), 2 },
                          { churn_live(), scaled(CHURN_OPS, 10000), 3 } };
-    pthread_t t[2];
     uint64_t rss0 = rss_kb(), t0 = now_ns();
-    for (int i = 0; i < 2; i++)
-        spawn(&t[i], churn_job, &j[i]);
-    for (int i = 0; i < 2; i++)
-        pthread_join(t[i], NULL);
+    run_threads(2, churn_job, j, sizeof j[0]);
     report("churn2t", "-", now_ns() - t0, 2 * churn_calls(j[0].live, j[0].steps), rss0, "");
 }

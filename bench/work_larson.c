@@ -103,13 +103,9 @@ void work_larson(void)
             slot_alloc(&l->arrays[i].slots[k], index++, size_pick(&mix, &r));
     for (unsigned g = 0; g < LARSON_GENERATIONS; g++) {
         larson_worker_t w[LARSON_WORKERS];
-        pthread_t t[LARSON_WORKERS];
-        for (int i = 0; i < LARSON_WORKERS; i++) {
-            w[i] = (larson_worker_t){ l, i, g };
-            spawn(&t[i], larson_worker, &w[i]);
-        }
         for (int i = 0; i < LARSON_WORKERS; i++)
-            pthread_join(t[i], NULL);
+            w[i] = (larson_worker_t){ l, i, g };
+        run_threads(LARSON_WORKERS, larson_worker, w, sizeof w[0]);
     }
     for (unsigned i = 0; i < LARSON_ARRAYS; i++)
         for (uint32_t k = 0; k < l->slots; k++)

@@ -91,12 +91,8 @@ void work_rptest(void)
         t[i].seed = 11 + (uint64_t)i;
         t[i].mix = &mix;
     }
-    pthread_t th[2];
     uint64_t rss0 = rss_kb(), t0 = now_ns();
-    for (int i = 0; i < 2; i++)
-        spawn(&th[i], rp_main, &t[i]);
-    for (int i = 0; i < 2; i++)
-        pthread_join(th[i], NULL);
+    run_threads(2, rp_main, t, sizeof t[0]);
     uint64_t live = scaled(RP_LIVE, 400);
     report("rptest", "-", now_ns() - t0, 2 * 2 * (live + steps), rss0, "");
     harness_free(t, 2 * sizeof *t);

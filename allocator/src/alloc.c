@@ -117,12 +117,10 @@ static inline __attribute__((always_inline)) void *realloc_fast(void *ptr, size_
                                                                 const realloc_clock_t *c)
 {
     heap_t *h = pool_tls_heap;
-    if (likely(is_ours(ptr) && h != &pool_heap_empty)) {
-        if (likely(stays_in_class(pool_of(ptr), size))) {
-            owner_add64(&h->realloc_calls, 1);  /* the thread's own heap: never shared */
-            owner_add64(&h->realloc_inplace, 1);
-            return ptr;
-        }
+    if (likely(is_ours(ptr) && h != &pool_heap_empty && stays_in_class(pool_of(ptr), size))) {
+        owner_add64(&h->realloc_calls, 1);      /* the thread's own heap: never shared */
+        owner_add64(&h->realloc_inplace, 1);
+        return ptr;
     }
     return realloc_slow(ptr, size, c);
 }
@@ -160,9 +158,9 @@ static size_t aligned_request(size_t alignment, size_t size)
 {
     if (size == 0 || alignment > POOL_POOL_SIZE || size > threshold())
         return 0;
-    for (size_t c = class_of(size); c < NCLASSES && class_size((unsigned)c) <= threshold(); c++)
-        if (class_size((unsigned)c) % alignment == 0)
-            return class_size((unsigned)c);
+    for (unsigned c = (unsigned)class_of(size); c < NCLASSES && class_size(c) <= threshold(); c++)
+        if (class_size(c) % alignment == 0)
+            return class_size(c);
     return 0;
 }
 
